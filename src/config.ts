@@ -1,0 +1,348 @@
+/**
+ * Configuration: one zod schema, loaded from a YAML or JSON file (`--config`)
+ * with environment overrides (12-factor, for the container image).
+ *
+ * Secrets (sudo password, SSH key passphrase, API token) are never accepted
+ * inline in the file or on the command line: only from an environment
+ * variable or a file whose path is configured. The resolved values live in
+ * `Secrets`, apart from the plain config, so the config can be logged/printed
+ * without ever carrying a secret.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** Names that may be used for containers, networks and apps on the NAS. */
+export const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const name = z.string().regex(NAME_RE, 'must be a Docker-style name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)');
+const absPath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith('/'), 'must be an absolute path')
+  .refine((p) => !p.includes('\0') && !p.includes('\n'), 'must not contain NUL or newline');
+const port = z.number().int().min(1).max(65535);
+const fingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must look like "SHA256:" + 43 base64 characters, as printed by ssh-keygen -lf');
+const argv = z.array(z.string().min(1)).min(1);
+
+const nasSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(22),
+    username: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, 'must be a plain user name'),
+    /** Private key file (OpenSSH format). Passphrase from LOOP_OPS_SSH_PASSPHRASE(_FILE). */
+    privateKeyPath: z.string().min(1).optional(),
+    /** Use the SSH agent at $SSH_AUTH_SOCK instead of / besides a key file. */
+    useAgent: z.boolean().default(false),
+    /** Pinned host key, `SHA256:…` as `ssh-keygen -lf` prints it. */
+    hostKeyFingerprint: fingerprint.optional(),
+    /** Or an OpenSSH known_hosts file holding the NAS's key. */
+    knownHostsPath: z.string().min(1).optional(),
+    /**
+     * First-setup only: accept any host key and log its fingerprint loudly.
+     * Never leave this on.
+     */
+    insecureAcceptAnyHostKey: z.boolean().default(false),
+    connectTimeoutMs: z.number().int().min(500).max(120_000).default(10_000),
+    keepaliveIntervalMs: z.number().int().min(500).max(300_000).default(5_000),
+    keepaliveCountMax: z.number().int().min(1).max(100).default(3),
+    /** OpenSSH's MaxSessions is 10; stay below it. */
+    maxChannelsPerConnection: z.number().int().min(1).max(10).default(8),
+    /** Connections opened when one is full of channels. */
+    maxConnections: z.number().int().min(1).max(8).default(2),
+    /** Close a connection nobody used for this long. */
+    idleTimeoutMs: z.number().int().min(1_000).default(300_000),
+    /** How long a caller may wait for a free channel before failing. */
+    channelWaitTimeoutMs: z.number().int().min(100).default(30_000),
+  })
+  .strict();
+
+const sudoSchema = z
+  .object({
+    /** none: run as the SSH user; nopasswd: `sudo -n`; password: `sudo -S` fed on stdin. */
+    mode: z.enum(['none', 'nopasswd', 'password']).default('password'),
+    /** File holding the sudo password (else LOOP_OPS_SUDO_PASSWORD(_FILE)). */
+    passwordFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+const appSchema = z
+  .object({
+    name: name.default('loop-api'),
+    /** Git checkout of the app on the NAS (Dockerfile at its root). */
+    checkoutDir: absPath.default('/volume1/docker/loop-api/src'),
+    frontPort: port.default(8082),
+    containerPort: port.default(8081),
+    healthPath: z.string().regex(/^\/[\x21-\x7e]*$/, 'must be a URL path starting with /').default('/health'),
+    network: name.default('loop_default'),
+    /** Host directory mounted into the app containers (OAuth keys, DB). */
+    vaultPath: absPath.default('/volume1/docker/loop-api/vault'),
+    vaultMount: absPath.default('/vault'),
+    oauthKeysDir: absPath.default('/volume1/docker/loop-api/vault/oauth-keys'),
+    dbPath: absPath.default('/volume1/docker/loop-api/vault/loop.db'),
+    /** Sibling containers shown by `status` (not deployed by us). */
+    watch: z.array(name).max(20).default(['loop-auth']),
+    /** Host ports each color publishes on 127.0.0.1 for nginx to reach. */
+    colorPorts: z
+      .object({ blue: port.default(18081), green: port.default(18082) })
+      .strict()
+      .refine((p) => p.blue !== p.green, 'blue and green need different ports')
+      .default({ blue: 18081, green: 18082 }),
+    /** The URL users hit (through the reverse proxy); optional. */
+    publicHealthUrl: z.url().optional(),
+  })
+  .strict();
+
+const dockerSchema = z
+  .object({
+    /** Absolute, because sudo's secure_path lacks /usr/local/bin on Synology. */
+    binary: absPath.default('/var/packages/ContainerManager/target/usr/bin/docker'),
+  })
+  .strict();
+
+const nginxSchema = z
+  .object({
+    upstreamFile: absPath.default('/volume1/docker/nginx/conf.d/loop-api-upstream.conf'),
+    testCommand: argv.default(['/usr/bin/nginx', '-t']),
+    reloadCommand: argv.default(['/usr/bin/nginx', '-s', 'reload']),
+    /** Run test/reload through sudo (host nginx owned by root). */
+    useSudo: z.boolean().default(true),
+  })
+  .strict();
+
+const stateSchema = z
+  .object({
+    /** Directory on the NAS for the deploy lock, journal and history. */
+    dir: absPath.default('/volume1/docker/loop-ops'),
+  })
+  .strict();
+
+const serverSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(8765),
+    /** Host header values accepted (DNS-rebinding protection). */
+    allowedHosts: z.array(z.string().min(1)).default(['127.0.0.1', 'localhost']),
+    /** Hide every write tool. */
+    readOnly: z.boolean().default(false),
+    /** File with the bearer token (else LOOP_OPS_TOKEN(_FILE)). */
+    tokenFile: z.string().min(1).optional(),
+    sessionIdleTimeoutMs: z.number().int().min(10_000).default(30 * 60_000),
+    maxBodyBytes: z.number().int().min(1_024).max(10 * 1024 * 1024).default(1024 * 1024),
+    rateLimitPerMinute: z.number().int().min(1).default(600),
+  })
+  .strict();
+
+const logSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** JSON lines of every tool call. */
+    auditFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    nas: nasSchema,
+    sudo: sudoSchema.default({ mode: 'password' }),
+    docker: dockerSchema.default({ binary: '/var/packages/ContainerManager/target/usr/bin/docker' }),
+    app: appSchema.default(() => appSchema.parse({})),
+    nginx: nginxSchema.default(() => nginxSchema.parse({})),
+    state: stateSchema.default(() => stateSchema.parse({})),
+    server: serverSchema.default(() => serverSchema.parse({})),
+    log: logSchema.default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const n = c.nas;
+    if (!n.hostKeyFingerprint && !n.knownHostsPath && !n.insecureAcceptAnyHostKey) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nas', 'hostKeyFingerprint'],
+        message:
+          'a host key must be pinned: set nas.hostKeyFingerprint (ssh-keygen -lf) or nas.knownHostsPath',
+      });
+    }
+    if (c.app.colorPorts.blue === c.app.frontPort || c.app.colorPorts.green === c.app.frontPort) {
+      ctx.addIssue({ code: 'custom', path: ['app', 'colorPorts'], message: 'must differ from app.frontPort' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type AppConfig = Config['app'];
+
+/** Secrets, resolved from env or files. Never logged, never in tool output. */
+export interface Secrets {
+  sudoPassword?: string;
+  sshPassphrase?: string;
+  /** SSH password login: supported for migration only; keys are preferred. */
+  sshPassword?: string;
+  apiToken?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Keys that hold secrets: refused in the file, so nobody commits them. */
+const SECRET_KEYS = ['password', 'passphrase', 'token', 'sudoPassword', 'sshPassphrase'];
+
+/**
+ * Environment overrides: `LOOP_OPS__SECTION__KEY=value` sets `section.key`
+ * (SNAKE_CASE turned into camelCase). Values are parsed as JSON when they
+ * look like JSON (numbers, booleans, arrays), else taken as strings.
+ */
+export function envOverrides(env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, raw] of Object.entries(env)) {
+    if (!k.startsWith('LOOP_OPS__') || raw === undefined) continue;
+    const path = k
+      .slice('LOOP_OPS__'.length)
+      .split('__')
+      .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase()));
+    if (path.some((p) => p === '' || p === '__proto__' || p === 'constructor' || p === 'prototype')) continue;
+    let value: unknown = raw;
+    if (/^(true|false|-?\d+(\.\d+)?|\[.*\]|\{.*\})$/s.test(raw.trim())) {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+    }
+    let node = out;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      node = (next && typeof next === 'object' ? next : (node[part] = {})) as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+  return out;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+function findInlineSecrets(obj: unknown, path: string[] = []): string[] {
+  if (!obj || typeof obj !== 'object') return [];
+  const found: string[] = [];
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (SECRET_KEYS.includes(k)) found.push([...path, k].join('.'));
+    else found.push(...findInlineSecrets(v, [...path, k]));
+  }
+  return found;
+}
+
+function parseFile(file: string, text: string): unknown {
+  if (/\.json$/i.test(file)) return JSON.parse(text);
+  return parseYaml(text);
+}
+
+/** Paths in the file are relative to the file's directory. */
+const RELATIVE_PATH_KEYS: Array<[string, string]> = [
+  ['nas', 'privateKeyPath'],
+  ['nas', 'knownHostsPath'],
+  ['sudo', 'passwordFile'],
+  ['server', 'tokenFile'],
+  ['log', 'auditFile'],
+];
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+export interface LoadOptions {
+  /** Path to a YAML or JSON file; optional (env alone can configure). */
+  file?: string;
+  env?: Env;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  secrets: Secrets;
+}
+
+/** Reads a secret from VAR, or from the file named by VAR_FILE, or a configured file. */
+function readSecret(env: Env, varName: string, file: string | undefined, problems: string[]): string | undefined {
+  const direct = env[varName];
+  if (direct !== undefined && direct !== '') return direct;
+  const path = env[`${varName}_FILE`] ?? file;
+  if (!path) return undefined;
+  try {
+    // Strip one trailing newline: `echo secret > file` is the common way to write it.
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    problems.push(`${varName}: cannot read secret file ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const problems: string[] = [];
+  let fromFile: Record<string, unknown> = {};
+  if (opts.file) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError([`cannot read config file ${opts.file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseFile(opts.file, text);
+    } catch (e) {
+      throw new ConfigError([`config file ${opts.file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`]);
+    }
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new ConfigError([`config file ${opts.file} must hold a mapping at the top level`]);
+    }
+    fromFile = (parsed ?? {}) as Record<string, unknown>;
+    for (const p of findInlineSecrets(fromFile)) {
+      problems.push(`${p}: secrets may not be written in the config file; use an environment variable or a *File path`);
+    }
+    const baseDir = dirname(resolve(opts.file));
+    for (const [section, key] of RELATIVE_PATH_KEYS) {
+      const s = fromFile[section] as Record<string, unknown> | undefined;
+      const v = s?.[key];
+      if (typeof v === 'string' && v !== '' && !isAbsolute(v)) s![key] = resolve(baseDir, v);
+    }
+  }
+  const merged = deepMerge(fromFile, envOverrides(env));
+  const result = configSchema.safeParse(merged);
+  if (!result.success) problems.push(...formatIssues(result.error));
+  if (problems.length || !result.success) throw new ConfigError(problems);
+  const config = result.data;
+
+  const secrets: Secrets = {
+    sudoPassword: readSecret(env, 'LOOP_OPS_SUDO_PASSWORD', config.sudo.passwordFile, problems),
+    sshPassphrase: readSecret(env, 'LOOP_OPS_SSH_PASSPHRASE', undefined, problems),
+    sshPassword: readSecret(env, 'LOOP_OPS_SSH_PASSWORD', undefined, problems),
+    apiToken: readSecret(env, 'LOOP_OPS_TOKEN', config.server.tokenFile, problems),
+  };
+  if (config.sudo.mode === 'password' && !secrets.sudoPassword) {
+    problems.push(
+      'sudo.mode is "password" but no password was given: set LOOP_OPS_SUDO_PASSWORD, LOOP_OPS_SUDO_PASSWORD_FILE or sudo.passwordFile',
+    );
+  }
+  if (!config.nas.privateKeyPath && !config.nas.useAgent && !secrets.sshPassword) {
+    problems.push('no SSH login configured: set nas.privateKeyPath (recommended), nas.useAgent, or LOOP_OPS_SSH_PASSWORD(_FILE)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { config, secrets };
+}

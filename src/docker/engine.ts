@@ -1,0 +1,242 @@
+/**
+ * What the tools need from Docker on the NAS. Reads and container lifecycle go
+ * through the Engine API over a pooled dial-stdio channel (fast); image builds
+ * run the CLI on the NAS, because the build context lives there.
+ */
+import type { SshPool } from '../ssh/pool.js';
+import { RemoteCommandError } from '../ssh/errors.js';
+import { EngineTransport, type EngineTransportOptions } from './transport.js';
+import { buildImageArgv, containerCreateBody, demuxLogs, paths, type ContainerSpec, type LogsQuery } from './requests.js';
+
+export class DockerError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'DockerError';
+  }
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  labels: Record<string, string>;
+  /** created | running | paused | restarting | removing | exited | dead */
+  state: string;
+  /** healthy | unhealthy | starting | none */
+  health: string;
+  startedAt: string | undefined;
+  finishedAt: string | undefined;
+  exitCode: number | undefined;
+  restartCount: number;
+  /** host ports published, e.g. ["127.0.0.1:18081->8081/tcp"] */
+  ports: string[];
+  networks: string[];
+  /** Last health check output (trimmed), if the container has a HEALTHCHECK. */
+  lastHealthOutput: string | undefined;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+interface RawInspect {
+  Id: string;
+  Name: string;
+  Image: string;
+  RestartCount?: number;
+  Config: { Image: string; Labels: Record<string, string> | null };
+  State: {
+    Status: string;
+    StartedAt?: string;
+    FinishedAt?: string;
+    ExitCode?: number;
+    Health?: { Status: string; Log?: Array<{ Output?: string }> };
+  };
+  NetworkSettings: {
+    Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null>;
+    Networks?: Record<string, unknown>;
+  };
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function toContainerInfo(raw: RawInspect): ContainerInfo {
+  const ports: string[] = [];
+  for (const [cport, binds] of Object.entries(raw.NetworkSettings.Ports ?? {})) {
+    for (const b of binds ?? []) ports.push(`${b.HostIp}:${b.HostPort}->${cport}`);
+  }
+  const log = raw.State.Health?.Log;
+  const started = raw.State.StartedAt && raw.State.StartedAt !== ZERO_TIME ? raw.State.StartedAt : undefined;
+  const finished = raw.State.FinishedAt && raw.State.FinishedAt !== ZERO_TIME ? raw.State.FinishedAt : undefined;
+  return {
+    id: raw.Id.slice(0, 12),
+    name: raw.Name.replace(/^\//, ''),
+    image: raw.Config.Image,
+    imageId: raw.Image,
+    labels: raw.Config.Labels ?? {},
+    state: raw.State.Status,
+    health: raw.State.Health?.Status ?? 'none',
+    startedAt: started,
+    finishedAt: finished,
+    exitCode: raw.State.Status === 'running' ? undefined : raw.State.ExitCode,
+    restartCount: raw.RestartCount ?? 0,
+    ports,
+    networks: Object.keys(raw.NetworkSettings.Networks ?? {}),
+    lastHealthOutput: log?.length ? (log[log.length - 1]!.Output ?? '').trim().slice(0, 500) : undefined,
+  };
+}
+
+export interface DockerEngineOptions extends EngineTransportOptions {
+  /** Bound for one Engine API call. */
+  requestTimeoutMs: number;
+}
+
+export class DockerEngine {
+  private readonly http: EngineTransport;
+
+  constructor(
+    private readonly pool: SshPool,
+    private readonly opts: DockerEngineOptions,
+  ) {
+    this.http = new EngineTransport(pool, opts);
+  }
+
+  private async call(
+    method: string,
+    path: string,
+    o: { body?: unknown; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number; okStatuses?: number[] } = {},
+  ): Promise<{ status: number; body: Buffer }> {
+    const attempt = () => this.http.request(method, path, { timeoutMs: this.opts.requestTimeoutMs, ...o });
+    let res;
+    try {
+      res = await attempt();
+    } catch (err) {
+      // A kept-alive channel can die between two requests (connection dropped):
+      // reads are safe to send once more on a fresh channel.
+      if (method !== 'GET' || o.signal?.aborted) throw err;
+      res = await attempt();
+    }
+    const ok = res.status >= 200 && res.status < 300;
+    if (!ok && !(o.okStatuses ?? []).includes(res.status)) {
+      let msg = res.body.toString('utf8').trim();
+      try {
+        msg = (JSON.parse(msg) as { message?: string }).message ?? msg;
+      } catch {
+        /* plain text */
+      }
+      throw new DockerError(`Docker Engine: ${msg.slice(0, 500)} (HTTP ${res.status})`, res.status);
+    }
+    return res;
+  }
+
+  async ping(signal?: AbortSignal): Promise<boolean> {
+    const r = await this.call('GET', paths.ping(), { signal, timeoutMs: 10_000 });
+    return r.body.toString() === 'OK';
+  }
+
+  /** Containers matching labels and/or exact names, inspected (health, restarts, ports). */
+  async listContainers(filter: { labels?: string[]; names?: string[]; all?: boolean }, signal?: AbortSignal): Promise<ContainerInfo[]> {
+    const r = await this.call('GET', paths.list({ all: filter.all ?? true, labels: filter.labels, names: filter.names }), { signal });
+    const list = JSON.parse(r.body.toString('utf8')) as Array<{ Names: string[] }>;
+    const names = list.map((c) => (c.Names[0] ?? '').replace(/^\//, '')).filter(Boolean);
+    // The list endpoint lacks health detail and restart counts: inspect each (parallel, sub-ms each).
+    const infos = await Promise.all(names.map((n) => this.inspect(n, signal)));
+    return infos.filter((i): i is ContainerInfo => i !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** undefined when the container does not exist. */
+  async inspect(name: string, signal?: AbortSignal): Promise<ContainerInfo | undefined> {
+    const r = await this.call('GET', paths.inspect(name), { signal, okStatuses: [404] });
+    if (r.status === 404) return undefined;
+    return toContainerInfo(JSON.parse(r.body.toString('utf8')) as RawInspect);
+  }
+
+  async start(name: string, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', paths.start(name), { signal, okStatuses: [304] });
+  }
+
+  async stop(name: string, timeoutSec = 10, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', paths.stop(name, timeoutSec), { signal, okStatuses: [304], timeoutMs: (timeoutSec + 30) * 1000 });
+  }
+
+  async restart(name: string, timeoutSec = 10, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', paths.restart(name, timeoutSec), { signal, timeoutMs: (timeoutSec + 60) * 1000 });
+  }
+
+  async remove(name: string, opts: { force?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    await this.call('DELETE', paths.remove(name, opts.force ?? false), { signal: opts.signal, okStatuses: [404] });
+  }
+
+  async rename(name: string, to: string, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', paths.rename(name, to), { signal });
+  }
+
+  /** Creates (does not start) a container from a spec. */
+  async create(spec: ContainerSpec, signal?: AbortSignal): Promise<string> {
+    const r = await this.call('POST', paths.create(spec.name), { body: containerCreateBody(spec), signal });
+    return (JSON.parse(r.body.toString('utf8')) as { Id: string }).Id;
+  }
+
+  /**
+   * Log lines, newest last. `tail` bounds the work on the NAS side; `maxBytes`
+   * bounds what crosses the wire even if lines are huge.
+   */
+  async logs(name: string, query: LogsQuery, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<LogLine[]> {
+    const r = await this.call('GET', paths.logs(name, query), {
+      signal: opts.signal,
+      maxBytes: opts.maxBytes ?? 16 * 1024 * 1024,
+      timeoutMs: 60_000,
+    });
+    const lines: LogLine[] = [];
+    for (const frame of demuxLogs(r.body)) {
+      const parts = frame.text.split('\n');
+      if (parts[parts.length - 1] === '') parts.pop();
+      for (const text of parts) lines.push({ stream: frame.stream, text });
+    }
+    return lines;
+  }
+
+  async imageExists(ref: string, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.call('GET', paths.imageInspect(ref), { signal, okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  async listImages(reference: string, signal?: AbortSignal): Promise<Array<{ id: string; tags: string[]; created: number; labels: Record<string, string> }>> {
+    const r = await this.call('GET', paths.images(reference), { signal });
+    const raw = JSON.parse(r.body.toString('utf8')) as Array<{ Id: string; RepoTags: string[] | null; Created: number; Labels: Record<string, string> | null }>;
+    return raw.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], created: i.Created, labels: i.Labels ?? {} }));
+  }
+
+  /** `docker build` on the NAS with output streamed line by line. */
+  async build(
+    o: { contextDir: string; tag: string; labels?: Record<string, string>; buildArgs?: Record<string, string> },
+    onLine?: (line: string) => void,
+    signal?: AbortSignal,
+    timeoutMs = 30 * 60_000,
+  ): Promise<void> {
+    const argv = buildImageArgv(this.opts.dockerBinary, o);
+    const r = await this.pool.exec(argv, {
+      sudo: this.opts.sudo,
+      timeoutMs,
+      signal,
+      keep: 'tail',
+      maxOutputBytes: 256 * 1024,
+      onStdoutLine: onLine,
+      onStderrLine: onLine,
+    });
+    if (r.code !== 0) {
+      const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-15).join('\n');
+      throw new RemoteCommandError(`docker build failed (exit ${r.code}):\n${tail}`, r.code, r.stderr);
+    }
+  }
+
+  close(): void {
+    this.http.close();
+  }
+}

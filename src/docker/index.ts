@@ -1,0 +1,18 @@
+import type { Config } from '../config.js';
+import type { SshPool } from '../ssh/pool.js';
+import { DockerEngine } from './engine.js';
+
+export { DockerEngine, DockerError, type ContainerInfo, type LogLine } from './engine.js';
+export type { ContainerSpec } from './requests.js';
+
+export function createDockerEngine(pool: SshPool, config: Config): DockerEngine {
+  return new DockerEngine(pool, {
+    dockerBinary: config.docker.binary,
+    sudo: config.sudo.mode !== 'none',
+    // Two kept-alive dial-stdio channels serve parallel reads; the rest of the
+    // channel budget stays free for exec.
+    maxSockets: 2,
+    idleSocketMs: 5 * 60_000,
+    requestTimeoutMs: 30_000,
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * HTTP to the Docker Engine over SSH: each "socket" is one exec channel
+ * running `sudo docker system dial-stdio` on the NAS (what `docker -H ssh://`
+ * does), kept alive and reused by Node's http Agent. A request then costs
+ * well under a millisecond on loopback, instead of a process start, a sudo
+ * and a CLI run per call.
+ */
+import { Agent, request, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { SshPool } from '../ssh/pool.js';
+
+/** Methods Node's http stack calls on a net.Socket that a channel lacks. */
+function asSocketLike(stream: Duplex): Duplex {
+  const s = stream as Duplex & Record<string, unknown>;
+  let idle: NodeJS.Timeout | undefined;
+  let idleMs = 0;
+  const arm = () => {
+    if (idle) clearTimeout(idle);
+    idle = idleMs > 0 ? setTimeout(() => stream.emit('timeout'), idleMs) : undefined;
+    idle?.unref();
+  };
+  s.setTimeout = (ms: number, cb?: () => void) => {
+    idleMs = ms;
+    if (cb) stream.once('timeout', cb);
+    arm();
+    return stream;
+  };
+  stream.on('data', arm);
+  stream.on('close', () => idle && clearTimeout(idle));
+  s.setNoDelay = () => stream;
+  s.setKeepAlive = () => stream;
+  s.ref = () => stream;
+  s.unref = () => stream;
+  return stream;
+}
+
+export interface EngineTransportOptions {
+  /** Absolute path of the docker CLI on the NAS. */
+  dockerBinary: string;
+  /** Whether docker needs sudo (true on Synology for non-root users). */
+  sudo: boolean;
+  /** Parallel dial-stdio channels kept (each holds one SSH channel slot). */
+  maxSockets: number;
+  /** Close a dial-stdio channel unused for this long. */
+  idleSocketMs: number;
+}
+
+class DialStdioAgent extends Agent {
+  constructor(
+    private readonly pool: SshPool,
+    private readonly opts: EngineTransportOptions,
+  ) {
+    super({ keepAlive: true, maxSockets: opts.maxSockets, maxFreeSockets: opts.maxSockets, timeout: opts.idleSocketMs });
+  }
+
+  // Node's Agent accepts the socket through the callback: opening a channel is asynchronous.
+  override createConnection(_options: ClientRequestArgs, cb: (err: Error | null, socket?: Duplex) => void): undefined {
+    this.pool
+      .openStream([this.opts.dockerBinary, 'system', 'dial-stdio'], { sudo: this.opts.sudo })
+      .then((stream) => cb(null, asSocketLike(stream)), (err: Error) => cb(err));
+    return undefined;
+  }
+}
+
+export interface EngineResponse {
+  status: number;
+  body: Buffer;
+}
+
+export class EngineTransport {
+  private readonly agent: DialStdioAgent;
+
+  constructor(pool: SshPool, opts: EngineTransportOptions) {
+    this.agent = new DialStdioAgent(pool, opts);
+  }
+
+  /** One request; the body is collected up to `maxBytes` (then the request is cut). */
+  request(
+    method: string,
+    path: string,
+    opts: { body?: unknown; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number } = {},
+  ): Promise<EngineResponse> {
+    return new Promise((resolve, reject) => {
+      const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+      const req = request(
+        {
+          agent: this.agent,
+          method,
+          path,
+          host: 'docker', // Engine ignores it; HTTP/1.1 needs one
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          signal: opts.signal,
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (opts.maxBytes && size > opts.maxBytes) {
+              req.destroy(new Error(`the Docker Engine answer exceeded ${opts.maxBytes} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+          });
+          res.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+          });
+        },
+      );
+      const timer = setTimeout(
+        () => req.destroy(new Error(`the Docker Engine did not answer ${method} ${path.split('?')[0]} within ${opts.timeoutMs} ms`)),
+        opts.timeoutMs ?? 30_000,
+      );
+      timer.unref();
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

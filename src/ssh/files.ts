@@ -1,0 +1,65 @@
+/**
+ * Files on the NAS, written so a reader never sees half a file: write a temp
+ * file beside the target, then rename over it (atomic on one filesystem).
+ * SFTP for paths the SSH user owns; through sudo for root-owned ones.
+ */
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import type { SFTPWrapper } from 'ssh2';
+import type { SshPool } from './pool.js';
+
+export interface WriteOptions {
+  /** File mode of the new file (default 0o644). */
+  mode?: number;
+  /** Write as root through sudo (for root-owned paths). */
+  sudo?: boolean;
+  signal?: AbortSignal;
+}
+
+function tempPathFor(path: string): string {
+  return posix.join(posix.dirname(path), `.${posix.basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
+}
+
+const sftpCall = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+
+export async function writeFileAtomic(
+  pool: SshPool,
+  path: string,
+  content: string | Buffer,
+  opts: WriteOptions = {},
+): Promise<void> {
+  if (!path.startsWith('/')) throw new Error(`remote path must be absolute: ${path}`);
+  const mode = opts.mode ?? 0o644;
+  const tmp = tempPathFor(path);
+  if (opts.sudo) {
+    // `cat` reads our stdin into the temp file; `mv -f` is rename(2) on one filesystem.
+    await pool.run(
+      ['/bin/sh', '-c', 'umask 077 && cat > "$1" && chmod "$3" "$1" && mv -f "$1" "$2" || { rm -f "$1"; exit 1; }', 'sh', tmp, path, mode.toString(8)],
+      { sudo: true, stdin: content, timeoutMs: 30_000, signal: opts.signal },
+    );
+    return;
+  }
+  await pool.withSftp(async (sftp: SFTPWrapper) => {
+    await sftpCall<void>((cb) => sftp.writeFile(tmp, content, { mode }, cb));
+    try {
+      // Plain SFTP rename fails when the target exists; OpenSSH's extension is rename(2).
+      await sftpCall<void>((cb) => sftp.ext_openssh_rename(tmp, path, cb));
+    } catch (err) {
+      await sftpCall<void>((cb) => sftp.unlink(tmp, cb)).catch(() => {});
+      throw err;
+    }
+  }, opts.signal);
+}
+
+/** Reads a small remote file; undefined when it does not exist. */
+export async function readFileIfExists(pool: SshPool, path: string, opts: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<string | undefined> {
+  const r = await pool.exec(['/bin/sh', '-c', 'if [ -e "$1" ]; then cat -- "$1"; else exit 3; fi', 'sh', path], {
+    sudo: opts.sudo,
+    timeoutMs: 15_000,
+    signal: opts.signal,
+  });
+  if (r.code === 3) return undefined;
+  if (r.code !== 0) throw new Error(`cannot read ${path}: ${r.stderr.trim().slice(0, 200)}`);
+  return r.stdout;
+}

@@ -1,0 +1,542 @@
+/**
+ * The SSH connection pool: every remote action goes through here.
+ *
+ * - lazy: the first call connects; concurrent callers share that one connect;
+ * - bounded: at most `maxChannelsPerConnection` channels per connection
+ *   (OpenSSH MaxSessions is 10), up to `maxConnections` connections, callers
+ *   beyond that wait in a queue for at most `channelWaitTimeoutMs`;
+ * - self-healing: a dead connection (keepalive, TCP error) is dropped and the
+ *   next call opens a fresh ssh2 Client; repeated connect failures back off;
+ * - idle connections are closed.
+ */
+import type { Duplex } from 'node:stream';
+import type { SFTPWrapper } from 'ssh2';
+import type { Logger } from '../log.js';
+import { BoundedBuffer, handlePreamble, LineSplitter } from './channel-io.js';
+import { Connection, isChannelOpenFailure, type SshTarget } from './connection.js';
+import {
+  ChannelWaitTimeoutError,
+  ConnectionLostError,
+  ExecAbortedError,
+  ExecTimeoutError,
+  HostKeyMismatchError,
+  NasUnreachableError,
+  RemoteCommandError,
+  SshAuthError,
+  SshError,
+} from './errors.js';
+import { quoteArgv } from './quote.js';
+import { buildRemoteCommand, newMarkers, type SudoMode } from './sudo.js';
+
+export interface PoolOptions {
+  maxChannelsPerConnection: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
+  channelWaitTimeoutMs: number;
+  sudoMode: SudoMode;
+  sudoPassword?: string;
+  /** Default bound for exec when the caller gives none. */
+  defaultTimeoutMs: number;
+  /** Cap on captured bytes per stream when the caller gives none. */
+  defaultMaxOutputBytes: number;
+}
+
+export interface ExecOptions {
+  /** Run through sudo (per the configured sudo mode). */
+  sudo?: boolean;
+  /** Ends the call and the remote process. Default: pool's defaultTimeoutMs. 0 = no bound. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Bytes written to the command's stdin (after sudo is done with it), then EOF. */
+  stdin?: string | Buffer;
+  /** Cap per stream; default pool's defaultMaxOutputBytes. */
+  maxOutputBytes?: number;
+  /** Which end to keep when the cap is hit (logs want the tail). */
+  keep?: 'head' | 'tail';
+  onStdoutLine?: (line: string) => void;
+  onStderrLine?: (line: string) => void;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+}
+
+export interface PoolStats {
+  connections: number;
+  readyConnections: number;
+  activeChannels: number;
+  waiting: number;
+  connectsOpened: number;
+  channelRetries: number;
+}
+
+interface Lease {
+  conn: Connection;
+  release(): void;
+}
+
+const CHANNEL_RETRIES = 8;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SshPool {
+  private readonly conns: Connection[] = [];
+  private readonly waiters = new Set<() => void>();
+  private connecting: Promise<void> | undefined;
+  private consecutiveConnectFailures = 0;
+  private lastConnectError: Error | undefined;
+  private nextConnectAt = 0;
+  private closed = false;
+  private readonly idleTimer: NodeJS.Timeout;
+  private readonly stats = { connectsOpened: 0, channelRetries: 0 };
+
+  constructor(
+    readonly target: SshTarget,
+    private readonly opts: PoolOptions,
+    private readonly log?: Logger,
+  ) {
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.min(opts.idleTimeoutMs, 30_000));
+    this.idleTimer.unref();
+  }
+
+  getStats(): PoolStats {
+    return {
+      connections: this.conns.length,
+      readyConnections: this.conns.filter((c) => c.state === 'ready').length,
+      activeChannels: this.conns.reduce((n, c) => n + c.active, 0),
+      waiting: this.waiters.size,
+      ...this.stats,
+    };
+  }
+
+  /** Runs argv on the NAS; resolves with exit code and output whatever the code. */
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? this.opts.defaultTimeoutMs;
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+    const useSudo = opts.sudo === true && this.opts.sudoMode !== 'none';
+    const markers = newMarkers();
+    // Quoting happens here, once, for every command (throws on NUL).
+    const command = buildRemoteCommand(argv, {
+      sudo: useSudo,
+      sudoMode: this.opts.sudoMode,
+      timeoutSec: timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs / 1000)) : 0,
+      markers,
+    });
+    throwIfAborted(opts.signal);
+
+    for (let attempt = 0; ; attempt++) {
+      const lease = await this.acquire(opts.signal, deadline);
+      let channel;
+      try {
+        channel = await lease.conn.exec(command);
+      } catch (err) {
+        lease.release();
+        if (isChannelOpenFailure(err) && attempt < CHANNEL_RETRIES) {
+          // The server's session slots free with a small lag: wait and retry.
+          this.stats.channelRetries++;
+          await sleep(5 * 2 ** Math.min(attempt, 5));
+          continue;
+        }
+        if (lease.conn.state === 'closed') throw this.lostError(lease.conn);
+        throw err;
+      }
+      try {
+        return await this.runChannel(lease.conn, channel, markers, useSudo, opts, timeoutMs, started);
+      } finally {
+        lease.release();
+      }
+    }
+  }
+
+  /** Like exec, but a non-zero exit is an error carrying stderr's tail. */
+  async run(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.exec(argv, opts);
+    if (r.code !== 0) {
+      const tail = r.stderr.trim().split('\n').slice(-5).join('\n');
+      throw new RemoteCommandError(
+        `${argv[0]} exited with ${r.code ?? r.signal}${tail ? `: ${tail}` : ''}`,
+        r.code,
+        r.stderr,
+      );
+    }
+    return r;
+  }
+
+  private runChannel(
+    conn: Connection,
+    channel: import('ssh2').ClientChannel,
+    markers: ReturnType<typeof newMarkers>,
+    useSudo: boolean,
+    opts: ExecOptions,
+    timeoutMs: number,
+    started: number,
+  ): Promise<ExecResult> {
+    const max = opts.maxOutputBytes ?? this.opts.defaultMaxOutputBytes;
+    const keep = opts.keep ?? 'head';
+    const out = new BoundedBuffer(max, keep);
+    const err = new BoundedBuffer(max, keep);
+    const outLines = opts.onStdoutLine ? new LineSplitter(opts.onStdoutLine) : undefined;
+    const errLines = opts.onStderrLine ? new LineSplitter(opts.onStderrLine) : undefined;
+    const pre = handlePreamble(channel, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
+    pre.onStderr((b) => {
+      err.push(b);
+      errLines?.push(b);
+    });
+    channel.on('data', (b: Buffer) => {
+      out.push(b);
+      outLines?.push(b);
+    });
+
+    return new Promise<ExecResult>((resolve, reject) => {
+      let pid: number | undefined;
+      let exit: { code: number | null; signal: string | undefined } | undefined;
+      let failure: Error | undefined;
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        outLines?.end();
+        errLines?.end();
+        if (failure) return reject(failure);
+        if (!exit) return reject(this.lostError(conn));
+        // Our remote `timeout` exits 124 (or 137 after its -k KILL).
+        if (timeoutMs > 0 && (exit.code === 124 || exit.code === 137) && performance.now() - started >= timeoutMs - 50) {
+          return reject(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`));
+        }
+        resolve({
+          code: exit.code,
+          signal: exit.signal,
+          stdout: out.toBuffer().toString('utf8'),
+          stderr: err.toBuffer().toString('utf8'),
+          stdoutTruncated: out.truncated,
+          stderrTruncated: err.truncated,
+          durationMs: performance.now() - started,
+        });
+      };
+      const stop = (e: Error) => {
+        if (settled || failure) return;
+        failure = e;
+        if (pid !== undefined) this.killRemote(pid, useSudo);
+        channel.close();
+        // 'close' may never come on a dead connection; do not wait for it.
+        setTimeout(finish, 200).unref();
+      };
+      // Local bound slightly above the remote `timeout`, which normally fires first.
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(
+              () => stop(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`)),
+              timeoutMs + 2_000,
+            )
+          : undefined;
+      const onAbort = () => stop(new ExecAbortedError('the command was cancelled and the remote process stopped'));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const offClose = conn.onClose(() => {
+        if (!exit) stop(this.lostError(conn));
+      });
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        offClose();
+      };
+
+      pre.ready.then(
+        (p) => {
+          pid = p;
+          if (settled || failure) {
+            if (pid !== undefined) this.killRemote(pid, useSudo);
+            return;
+          }
+          if (opts.stdin !== undefined) channel.write(opts.stdin);
+          channel.end();
+        },
+        (e: Error) => {
+          if (!failure) failure = e;
+          channel.close();
+        },
+      );
+      channel.on('exit', (code: number | null, signal?: string) => {
+        exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
+      });
+      channel.on('close', finish);
+      // Consume both streams: ssh2 only emits 'close' once they are drained.
+      channel.resume();
+    });
+  }
+
+  /**
+   * A long-lived byte stream to a remote program (e.g. `docker system
+   * dial-stdio`), returned once the program runs. It holds one channel slot
+   * until it closes.
+   */
+  async openStream(argv: readonly string[], opts: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<Duplex> {
+    const useSudo = opts.sudo === true && this.opts.sudoMode !== 'none';
+    const markers = newMarkers();
+    const command = buildRemoteCommand(argv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec: 0, markers });
+    const deadline = Date.now() + this.opts.channelWaitTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const lease = await this.acquire(opts.signal, deadline);
+      let channel;
+      try {
+        channel = await lease.conn.exec(command);
+      } catch (err) {
+        lease.release();
+        if (isChannelOpenFailure(err) && attempt < CHANNEL_RETRIES) {
+          this.stats.channelRetries++;
+          await sleep(5 * 2 ** Math.min(attempt, 5));
+          continue;
+        }
+        throw lease.conn.state === 'closed' ? this.lostError(lease.conn) : err;
+      }
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          lease.release();
+        }
+      };
+      channel.on('close', release);
+      const pre = handlePreamble(channel, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
+      const errTail = new BoundedBuffer(4096, 'tail');
+      pre.onStderr((b) => errTail.push(b));
+      try {
+        await pre.ready;
+      } catch (e) {
+        release();
+        throw e;
+      }
+      return channel;
+    }
+  }
+
+  /**
+   * A TCP stream opened by the NAS to host:port on its own side (SSH
+   * direct-tcpip), e.g. a container port bound to the NAS's 127.0.0.1. No
+   * remote shell is involved. Holds one channel slot until it closes.
+   */
+  async forward(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    const lease = await this.acquire(signal, Date.now() + this.opts.channelWaitTimeoutMs);
+    try {
+      const ch = await lease.conn.forwardOut(host, port);
+      ch.on('close', () => lease.release());
+      return ch;
+    } catch (err) {
+      lease.release();
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new SshError(`the NAS could not open a TCP connection to ${host}:${port} (${reason})`);
+    }
+  }
+
+  /** An SFTP session (one channel slot) for the duration of `fn`. */
+  async withSftp<T>(fn: (sftp: SFTPWrapper) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const lease = await this.acquire(signal, Date.now() + this.opts.channelWaitTimeoutMs);
+    try {
+      const sftp = await lease.conn.sftp();
+      try {
+        return await fn(sftp);
+      } finally {
+        sftp.end();
+      }
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Quick reachability check: connects if needed. Never throws. */
+  async probe(): Promise<boolean> {
+    try {
+      const lease = await this.acquire(undefined, Date.now() + this.target.connectTimeoutMs);
+      lease.release();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    for (const c of this.conns.splice(0)) c.close();
+    for (const w of this.waiters) w();
+  }
+
+  /** Drops every connection (tests, and after the NAS host key was re-pinned). */
+  resetConnections(): void {
+    for (const c of this.conns.splice(0)) c.close();
+  }
+
+  // --- slots -------------------------------------------------------------
+
+  private async acquire(signal: AbortSignal | undefined, deadline: number | undefined): Promise<Lease> {
+    const waitUntil = Math.min(deadline ?? Infinity, Date.now() + this.opts.channelWaitTimeoutMs);
+    for (;;) {
+      throwIfAborted(signal);
+      if (this.closed) throw new SshError('the SSH pool is closed');
+      const conn = this.pickConnection();
+      if (conn) {
+        conn.active++;
+        conn.lastUsed = Date.now();
+        let released = false;
+        return {
+          conn,
+          release: () => {
+            if (released) return;
+            released = true;
+            conn.active--;
+            conn.lastUsed = Date.now();
+            this.wake();
+          },
+        };
+      }
+      const live = this.conns.filter((c) => c.state !== 'closed');
+      const hasReady = live.some((c) => c.state === 'ready');
+      if (!this.connecting && live.length < this.opts.maxConnections) {
+        if (Date.now() < this.nextConnectAt && !hasReady) {
+          // Backing off after failures: answer at once rather than hang.
+          throw this.lastConnectError ?? new NasUnreachableError(`NAS ${this.target.name} is unreachable`);
+        }
+        if (Date.now() >= this.nextConnectAt) {
+          const p = this.connectOne();
+          if (!hasReady) {
+            await p; // surfaces the connect error to the callers that need it
+            continue;
+          }
+          p.catch(() => {}); // extra capacity; failures are logged by connectOne
+        }
+      } else if (this.connecting && !hasReady) {
+        await this.connecting;
+        continue;
+      }
+      await this.waitForSlot(signal, waitUntil);
+    }
+  }
+
+  private pickConnection(): Connection | undefined {
+    let best: Connection | undefined;
+    for (const c of this.conns) {
+      if (c.state !== 'ready' || c.active >= this.opts.maxChannelsPerConnection) continue;
+      if (!best || c.active < best.active) best = c;
+    }
+    return best;
+  }
+
+  private waitForSlot(signal: AbortSignal | undefined, waitUntil: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const remaining = waitUntil - Date.now();
+      if (remaining <= 0) {
+        reject(
+          new ChannelWaitTimeoutError(
+            `no SSH channel to ${this.target.name} became free in time (${this.getStats().activeChannels} busy)`,
+            'The NAS is busy with other calls; try again shortly.',
+          ),
+        );
+        return;
+      }
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, remaining);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private connectOne(): Promise<void> {
+    const conn = new Connection(this.target);
+    this.conns.push(conn);
+    const p = conn
+      .open((v) => {
+        if (this.target.hostKey.kind === 'acceptAny') {
+          this.log?.warn(
+            { target: this.target.name, fingerprint: v.fingerprint },
+            'HOST KEY NOT VERIFIED (nas.insecureAcceptAnyHostKey): pin this fingerprint in nas.hostKeyFingerprint now',
+          );
+        }
+      })
+      .then(
+        () => {
+          this.stats.connectsOpened++;
+          this.consecutiveConnectFailures = 0;
+          this.lastConnectError = undefined;
+          this.nextConnectAt = 0;
+          conn.onClose((err) => {
+            this.drop(conn);
+            this.log?.info({ target: this.target.name, conn: conn.id, reason: err.message }, 'ssh connection closed');
+          });
+          this.log?.debug({ target: this.target.name, conn: conn.id }, 'ssh connection ready');
+        },
+        (err: Error) => {
+          this.drop(conn);
+          this.consecutiveConnectFailures++;
+          this.lastConnectError = err;
+          // Host key and auth problems will not fix themselves: back off longer.
+          const fatal = err instanceof HostKeyMismatchError || err instanceof SshAuthError;
+          const backoff = fatal ? 10_000 : Math.min(5_000, 250 * 2 ** (this.consecutiveConnectFailures - 1));
+          this.nextConnectAt = Date.now() + backoff;
+          this.log?.warn({ target: this.target.name, err: err.message, backoffMs: backoff }, 'ssh connect failed');
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.connecting = undefined;
+        this.wake();
+      });
+    this.connecting = p.catch(() => {});
+    return p;
+  }
+
+  private drop(conn: Connection): void {
+    const i = this.conns.indexOf(conn);
+    if (i >= 0) this.conns.splice(i, 1);
+    this.wake();
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const c of [...this.conns]) {
+      if (c.state === 'ready' && c.active === 0 && now - c.lastUsed > this.opts.idleTimeoutMs) {
+        this.drop(c);
+        c.close();
+      }
+    }
+  }
+
+  private lostError(conn: Connection): ConnectionLostError {
+    return new ConnectionLostError(
+      `the SSH connection to ${this.target.name} was lost while the command ran (${conn.closeReason?.message ?? 'closed'})`,
+      'The outcome on the NAS is unknown; check with status before retrying a write.',
+    );
+  }
+
+  /**
+   * Ends a remote process we started (closing a channel does not). The PID is
+   * our wrapper's, which exec'd into `timeout`: it forwards TERM to the
+   * command and escalates to KILL itself (-k), so we never send KILL to a PID
+   * that might have been reused. Best effort.
+   */
+  private killRemote(pid: number, useSudo: boolean): void {
+    this.exec(['kill', '-TERM', String(pid)], { sudo: useSudo, timeoutMs: 5_000 }).catch(() => {
+      // Gone already, or the connection is down: nothing left to do.
+    });
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ExecAbortedError('the call was cancelled before the command started');
+}
+
+export { quoteArgv };

@@ -1,0 +1,155 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, envOverrides, loadConfig } from '../../src/config.js';
+
+const FP = 'SHA256:' + 'A'.repeat(43);
+
+function writeConfig(text: string, name = 'config.yaml'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const minimal = `
+nas:
+  host: nas.local
+  username: admin
+  privateKeyPath: ./id_ed25519
+  hostKeyFingerprint: "${FP}"
+`;
+
+describe('loadConfig', () => {
+  it('fills in defaults that describe the owner setup', () => {
+    const file = writeConfig(minimal);
+    const { config, secrets } = loadConfig({ file, env: { LOOP_OPS_SUDO_PASSWORD: 's3cret!' } });
+    expect(config.app).toMatchObject({
+      name: 'loop-api',
+      frontPort: 8082,
+      containerPort: 8081,
+      healthPath: '/health',
+      network: 'loop_default',
+      watch: ['loop-auth'],
+    });
+    expect(config.app.oauthKeysDir).toMatch(/^\//);
+    expect(config.docker.binary).toBe('/var/packages/ContainerManager/target/usr/bin/docker');
+    expect(config.sudo.mode).toBe('password');
+    expect(config.nas.port).toBe(22);
+    expect(config.server.host).toBe('127.0.0.1');
+    // relative paths resolve against the config file's directory
+    expect(config.nas.privateKeyPath).toBe(join(file, '..', 'id_ed25519'));
+    expect(secrets.sudoPassword).toBe('s3cret!');
+    // the config object itself never carries the secret
+    expect(JSON.stringify(config)).not.toContain('s3cret!');
+  });
+
+  it('reads JSON too', () => {
+    const file = writeConfig(
+      JSON.stringify({ nas: { username: 'admin', useAgent: true, knownHostsPath: '/etc/ssh/kh' }, sudo: { mode: 'none' } }),
+      'c.json',
+    );
+    expect(loadConfig({ file, env: {} }).config.nas.useAgent).toBe(true);
+  });
+
+  it('applies LOOP_OPS__SECTION__KEY overrides with JSON-ish values', () => {
+    const file = writeConfig(minimal);
+    const { config } = loadConfig({
+      file,
+      env: {
+        LOOP_OPS__NAS__PORT: '2222',
+        LOOP_OPS__SERVER__READ_ONLY: 'true',
+        LOOP_OPS__APP__WATCH: '["loop-auth","redis"]',
+        LOOP_OPS__SUDO__MODE: 'nopasswd',
+        LOOP_OPS__APP__HEALTH_PATH: '/up',
+      },
+    });
+    expect(config.nas.port).toBe(2222);
+    expect(config.server.readOnly).toBe(true);
+    expect(config.app.watch).toEqual(['loop-auth', 'redis']);
+    expect(config.sudo.mode).toBe('nopasswd');
+    expect(config.app.healthPath).toBe('/up');
+  });
+
+  it('ignores prototype-polluting env names', () => {
+    expect(envOverrides({ LOOP_OPS____PROTO____X: '1', LOOP_OPS__CONSTRUCTOR__A: '1' })).toEqual({});
+  });
+
+  it('reads secrets from *_FILE variables and configured files, stripping one newline', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sec-'));
+    writeFileSync(join(dir, 'pw'), 'from-file\n');
+    writeFileSync(join(dir, 'tok'), 'tok-from-config-file');
+    const file = writeConfig(`${minimal}\nsudo:\n  passwordFile: ${join(dir, 'pw')}\nserver:\n  tokenFile: ${join(dir, 'tok')}\n`);
+    const { secrets } = loadConfig({ file, env: {} });
+    expect(secrets.sudoPassword).toBe('from-file');
+    expect(secrets.apiToken).toBe('tok-from-config-file');
+    const env = loadConfig({ file, env: { LOOP_OPS_TOKEN_FILE: join(dir, 'pw') } });
+    expect(env.secrets.apiToken).toBe('from-file');
+  });
+
+  it('refuses secrets written inline in the file', () => {
+    const file = writeConfig(`${minimal}\nsudo:\n  mode: password\n  password: hunter2\n`);
+    const problems = problemsOf(() => loadConfig({ file, env: { LOOP_OPS_SUDO_PASSWORD: 'x' } }));
+    expect(problems.join('\n')).toContain('sudo.password: secrets may not be written in the config file');
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
+  it('reports every problem, one clear line each', () => {
+    const file = writeConfig(`
+nas:
+  port: 70000
+  username: "bad user;"
+app:
+  name: "loop api"
+  frontPort: 18081
+  checkoutDir: relative/path
+  healthPath: health
+sudo:
+  mode: maybe
+bogus: 1
+`);
+    const problems = problemsOf(() => loadConfig({ file, env: {} }));
+    const text = problems.join('\n');
+    expect(text).toContain('nas.port');
+    expect(text).toContain('nas.username');
+    expect(text).toContain('app.name');
+    expect(text).toContain('app.checkoutDir: must be an absolute path');
+    expect(text).toContain('app.healthPath');
+    expect(text).toContain('sudo.mode');
+    expect(text).toMatch(/bogus/);
+    for (const p of problems) expect(p).not.toContain('\n');
+  });
+
+  it('requires a pinned host key and a login method', () => {
+    const file = writeConfig(`nas:\n  username: admin\nsudo:\n  mode: none\n`);
+    const text = problemsOf(() => loadConfig({ file, env: {} })).join('\n');
+    expect(text).toContain('a host key must be pinned');
+  });
+
+  it('requires the sudo password in password mode', () => {
+    const file = writeConfig(minimal);
+    expect(problemsOf(() => loadConfig({ file, env: {} })).join('\n')).toContain('no password was given');
+  });
+
+  it('says so when the file is missing or not YAML', () => {
+    expect(problemsOf(() => loadConfig({ file: '/nonexistent/c.yaml', env: {} }))[0]).toContain('cannot read config file');
+    const bad = writeConfig('nas: [unclosed');
+    expect(problemsOf(() => loadConfig({ file: bad, env: {} }))[0]).toContain('not valid YAML/JSON');
+  });
+
+  it('rejects a malformed fingerprint with the expected shape in the message', () => {
+    const file = writeConfig(minimal.replace(FP, 'MD5:aa:bb'));
+    expect(problemsOf(() => loadConfig({ file, env: { LOOP_OPS_SUDO_PASSWORD: 'x' } })).join('\n')).toContain('SHA256:');
+  });
+});

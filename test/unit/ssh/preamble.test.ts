@@ -1,0 +1,84 @@
+/**
+ * The sudo/READY protocol against a fake channel: what is written to stdin,
+ * and when. The same protocol runs against real sudo in the integration tests.
+ */
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { ClientChannel } from 'ssh2';
+import { handlePreamble } from '../../../src/ssh/channel-io.js';
+import { SudoError } from '../../../src/ssh/errors.js';
+
+const markers = { prompt: '[P]', ready: '[R]' };
+
+function fakeChannel() {
+  const ch = new EventEmitter() as EventEmitter & { stderr: EventEmitter; written: string[]; closed: boolean };
+  ch.stderr = new EventEmitter();
+  ch.written = [];
+  ch.closed = false;
+  Object.assign(ch, {
+    write: (s: string) => ch.written.push(s),
+    close: () => {
+      ch.closed = true;
+      ch.emit('close');
+    },
+  });
+  return ch;
+}
+const asChannel = (c: ReturnType<typeof fakeChannel>) => c as unknown as ClientChannel;
+
+describe('handlePreamble', () => {
+  it('answers our prompt with the password once, then resolves with the PID', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), markers, 'pw', 'admin');
+    const seen: string[] = [];
+    pre.onStderr((b) => seen.push(b.toString()));
+    ch.stderr.emit('data', Buffer.from('[P]'));
+    expect(ch.written).toEqual(['pw\n']);
+    ch.stderr.emit('data', Buffer.from('[R] 4242\nfirst real stderr line\n'));
+    await expect(pre.ready).resolves.toBe(4242);
+    expect(seen.join('')).toBe('first real stderr line\n');
+  });
+
+  it('never writes the password when the command starts without a prompt (NOPASSWD)', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), markers, 'pw', 'admin');
+    ch.stderr.emit('data', Buffer.from('[R] 7\n'));
+    await expect(pre.ready).resolves.toBe(7);
+    ch.stderr.emit('data', Buffer.from('[P]')); // the command itself printing our prompt text later
+    expect(ch.written).toEqual([]);
+  });
+
+  it('fails with SudoError on a second prompt (wrong password) and closes the channel', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), markers, 'wrong', 'admin');
+    ch.stderr.emit('data', Buffer.from('[P]'));
+    ch.stderr.emit('data', Buffer.from('Sorry, try again.\n[P]'));
+    await expect(pre.ready).rejects.toBeInstanceOf(SudoError);
+    expect(ch.written).toEqual(['wrong\n']);
+    expect(ch.closed).toBe(true);
+  });
+
+  it('handles markers split across chunks', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), markers, 'pw', 'admin');
+    for (const part of ['[', 'P', ']', '[R', '] 1', '2\n']) ch.stderr.emit('data', Buffer.from(part));
+    await expect(pre.ready).resolves.toBe(12);
+    expect(ch.written).toEqual(['pw\n']);
+  });
+
+  it('reports sudo failures in sudo words when the command never starts', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), markers, undefined, 'admin');
+    ch.stderr.emit('data', Buffer.from('sudo: a password is required\n'));
+    ch.emit('close');
+    await expect(pre.ready).rejects.toThrow(/sudo on the NAS failed: sudo: a password is required/);
+  });
+
+  it('refuses to answer a prompt when no password is configured', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), markers, undefined, 'admin');
+    ch.stderr.emit('data', Buffer.from('[P]'));
+    await expect(pre.ready).rejects.toThrow(/none is configured/);
+    expect(ch.written).toEqual([]);
+  });
+});
