@@ -130,7 +130,7 @@ export class DockerEngine {
       } catch {
         /* plain text */
       }
-      throw new DockerError(`Docker Engine: ${msg.slice(0, 500)} (HTTP ${res.status})`, res.status);
+      throw new DockerError(`Docker Engine: ${msg.slice(0, 500)} (HTTP ${res.status})`, res.status, 'Check the container with status; the Docker Engine refused the request.');
     }
     return res;
   }
@@ -141,10 +141,22 @@ export class DockerEngine {
   }
 
   /** Containers matching labels and/or exact names, inspected (health, restarts, ports). */
-  async listContainers(filter: { labels?: string[]; names?: string[]; all?: boolean }, signal?: AbortSignal): Promise<ContainerInfo[]> {
+  async listContainers(
+    filter: {
+      labels?: string[];
+      names?: string[];
+      all?: boolean;
+      /** Client-side choice from the list answer, before the (costlier) inspects. */
+      select?: (name: string, labels: Record<string, string>) => boolean;
+    },
+    signal?: AbortSignal,
+  ): Promise<ContainerInfo[]> {
     const r = await this.call('GET', paths.list({ all: filter.all ?? true, labels: filter.labels, names: filter.names }), { signal });
-    const list = JSON.parse(r.body.toString('utf8')) as Array<{ Names: string[] }>;
-    const names = list.map((c) => (c.Names[0] ?? '').replace(/^\//, '')).filter(Boolean);
+    const list = JSON.parse(r.body.toString('utf8')) as Array<{ Names: string[]; Labels: Record<string, string> | null }>;
+    const names = list
+      .filter((c) => !filter.select || filter.select((c.Names[0] ?? '').replace(/^\//, ''), c.Labels ?? {}))
+      .map((c) => (c.Names[0] ?? '').replace(/^\//, ''))
+      .filter(Boolean);
     // The list endpoint lacks health detail and restart counts: inspect each (parallel, sub-ms each).
     const infos = await Promise.all(names.map((n) => this.inspect(n, signal)));
     return infos.filter((i): i is ContainerInfo => i !== undefined).sort((a, b) => a.name.localeCompare(b.name));

@@ -19,14 +19,33 @@ function asSocketLike(stream: Duplex): Duplex {
     idle = idleMs > 0 ? setTimeout(() => stream.emit('timeout'), idleMs) : undefined;
     idle?.unref();
   };
+  let timeoutCb: (() => void) | undefined;
   s.setTimeout = (ms: number, cb?: () => void) => {
     idleMs = ms;
-    if (cb) stream.once('timeout', cb);
+    // Node's http calls this per request: keep one callback, not one per call.
+    if (timeoutCb) stream.removeListener('timeout', timeoutCb);
+    timeoutCb = cb;
+    if (cb) stream.on('timeout', cb);
     arm();
     return stream;
   };
   stream.on('data', arm);
-  stream.on('close', () => idle && clearTimeout(idle));
+  // Node's Agent drops a free socket on 'close' only if it is no longer
+  // writable, and reuses any free socket that is not `destroyed`: a closed
+  // channel must look like both, or the next request hangs on it.
+  let closed = false;
+  stream.once('close', () => {
+    closed = true;
+    if (idle) clearTimeout(idle);
+  });
+  Object.defineProperty(stream, 'writable', { get: () => !closed && !stream.writableEnded, configurable: true, set: () => {} });
+  Object.defineProperty(stream, 'destroyed', {
+    get: () => closed || stream.readableEnded,
+    set: (v: boolean) => {
+      if (v) closed = true;
+    },
+    configurable: true,
+  });
   s.setNoDelay = () => stream;
   s.setKeepAlive = () => stream;
   s.ref = () => stream;

@@ -79,6 +79,8 @@ export interface Preamble {
  */
 export function handlePreamble(
   channel: ClientChannel,
+  /** Resolves when the channel closed (captured when it opened; see connection.ts). */
+  closed: Promise<void>,
   markers: Markers,
   sudoPassword: string | undefined,
   username: string,
@@ -137,7 +139,7 @@ export function handlePreamble(
       return;
     }
   });
-  channel.on('close', () => {
+  void closed.then(() => {
     if (!ready) {
       // The command never started: sudo or the shell failed. Keep sudo's own words.
       const msg = buffered.replace(/\s+/g, ' ').trim();

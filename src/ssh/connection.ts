@@ -26,6 +26,18 @@ export interface SshTarget {
   keepaliveCountMax: number;
 }
 
+export interface ExitInfo {
+  code: number | null;
+  signal: string | undefined;
+}
+
+/** An exec channel with its end events captured from the first moment. */
+export interface OpenedChannel {
+  channel: ClientChannel;
+  exited: Promise<ExitInfo>;
+  closed: Promise<void>;
+}
+
 let nextId = 1;
 
 export class Connection {
@@ -103,7 +115,9 @@ export class Connection {
         resolve();
       };
       this.client.once('ready', onReady);
-      this.client.once('error', onError);
+      // `on`, not `once`: a failed handshake can emit a second error (e.g.
+      // "Connection lost before handshake"), which would otherwise crash the process.
+      this.client.on('error', onError);
       this.client.once('close', onEarlyClose);
       this.client.connect(cfg);
     });
@@ -127,22 +141,49 @@ export class Connection {
     this.closeListeners.clear();
   }
 
-  exec(command: string): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
+  /** ssh2 throws "Not connected" when the socket died before its close event ran: mark it dead now. */
+  private guard<T>(open: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fail = (e: Error) => {
+        if (/Not connected|No response from server/i.test(e.message)) this.markClosed(e);
+        reject(e);
+      };
+      try {
+        open(resolve, fail);
+      } catch (e) {
+        fail(e as Error);
+      }
+    });
+  }
+
+  exec(command: string): Promise<OpenedChannel> {
+    return this.guard((resolve, reject) => {
       // Never a pty: a pty would echo what we write to stdin (the sudo password) into stdout.
-      this.client.exec(command, { pty: false }, (err, ch) => (err ? reject(err) : resolve(ch)));
+      this.client.exec(command, { pty: false }, (err, channel) => {
+        if (err) return reject(err);
+        // Listen NOW, inside ssh2's callback: a fast command's exit-status can
+        // arrive in the same packet batch as the exec reply, and ssh2 emits
+        // plain events that a listener attached one microtask later misses.
+        const exited = new Promise<ExitInfo>((res) =>
+          channel.once('exit', (code: number | null, signal?: string) =>
+            res({ code: typeof code === 'number' ? code : null, signal: signal ?? undefined }),
+          ),
+        );
+        const closed = new Promise<void>((res) => channel.once('close', () => res()));
+        resolve({ channel, exited, closed });
+      });
     });
   }
 
   /** A direct-tcpip channel: a TCP connection made by the NAS to host:port on its side. */
   forwardOut(host: string, port: number): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
+    return this.guard((resolve, reject) => {
       this.client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? reject(err) : resolve(ch)));
     });
   }
 
   sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => {
+    return this.guard((resolve, reject) => {
       this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp)));
     });
   }

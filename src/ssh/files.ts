@@ -63,3 +63,53 @@ export async function readFileIfExists(pool: SshPool, path: string, opts: { sudo
   if (r.code !== 0) throw new Error(`cannot read ${path}: ${r.stderr.trim().slice(0, 200)}`);
   return r.stdout;
 }
+
+export interface ReadSpec {
+  path: string;
+  /** Read at most this many bytes. */
+  maxBytes: number;
+  /** Read the END of the file (for append-only logs); the first partial line is dropped. */
+  tail?: boolean;
+}
+
+/** SFTP status code for "no such file". */
+const SFTP_NO_SUCH_FILE = 2;
+
+/**
+ * Reads several small files through the shared SFTP session, in parallel.
+ * A missing file is undefined; any other failure rejects.
+ */
+export async function readSmallFiles(pool: SshPool, specs: ReadSpec[], signal?: AbortSignal): Promise<Array<string | undefined>> {
+  const sftp = await pool.sharedSftp(signal);
+  return Promise.all(specs.map((spec) => readOne(sftp, spec)));
+}
+
+async function readOne(sftp: SFTPWrapper, spec: ReadSpec): Promise<string | undefined> {
+  let handle: Buffer;
+  try {
+    handle = await sftpCall<Buffer>((cb) => sftp.open(spec.path, 'r', cb));
+  } catch (e) {
+    if ((e as { code?: number }).code === SFTP_NO_SUCH_FILE) return undefined;
+    throw e;
+  }
+  try {
+    const st = await sftpCall<{ size: number }>((cb) => sftp.fstat(handle, cb));
+    const size = st.size;
+    const len = Math.min(size, spec.maxBytes);
+    const start = spec.tail ? size - len : 0;
+    const buf = Buffer.alloc(len);
+    let off = 0;
+    while (off < len) {
+      const n = await new Promise<number>((resolve, reject) =>
+        sftp.read(handle, buf, off, len - off, start + off, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+      );
+      if (n <= 0) break;
+      off += n;
+    }
+    let text = buf.subarray(0, off).toString('utf8');
+    if (spec.tail && start > 0) text = text.slice(text.indexOf('\n') + 1);
+    return text;
+  } finally {
+    await sftpCall<void>((cb) => sftp.close(handle, cb)).catch(() => {});
+  }
+}

@@ -1,6 +1,6 @@
 /** Builds the pool for the configured NAS. */
 import { readFileSync } from 'node:fs';
-import type { Config, Secrets } from '../config.js';
+import { ConfigError, type Config, type Secrets } from '../config.js';
 import type { Logger } from '../log.js';
 import type { HostKeyPolicy } from './hostkey.js';
 import { SshPool } from './pool.js';
@@ -26,7 +26,7 @@ export function createNasPool(config: Config, secrets: Secrets, log?: Logger): S
     try {
       privateKey = readFileSync(nas.privateKeyPath);
     } catch (e) {
-      throw new Error(`cannot read nas.privateKeyPath ${nas.privateKeyPath} (${(e as NodeJS.ErrnoException).code})`);
+      throw new ConfigError([`nas.privateKeyPath: cannot read ${nas.privateKeyPath} (${(e as NodeJS.ErrnoException).code})`]);
     }
   }
   return new SshPool(

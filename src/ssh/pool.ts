@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import type { Logger } from '../log.js';
 import { BoundedBuffer, handlePreamble, LineSplitter } from './channel-io.js';
-import { Connection, isChannelOpenFailure, type SshTarget } from './connection.js';
+import { Connection, isChannelOpenFailure, type OpenedChannel, type SshTarget } from './connection.js';
 import {
   ChannelWaitTimeoutError,
   ConnectionLostError,
@@ -92,6 +92,7 @@ export class SshPool {
   private lastConnectError: Error | undefined;
   private nextConnectAt = 0;
   private closed = false;
+  private sftpShared: Promise<SFTPWrapper> | undefined;
   private readonly idleTimer: NodeJS.Timeout;
   private readonly stats = { connectsOpened: 0, channelRetries: 0 };
 
@@ -130,26 +131,38 @@ export class SshPool {
     });
     throwIfAborted(opts.signal);
 
+    const { lease, value: opened } = await this.openChannel(opts.signal, deadline, (c) => c.exec(command));
+    try {
+      return await this.runChannel(lease.conn, opened, markers, useSudo, opts, timeoutMs, started);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Takes a slot and opens a channel on it, retrying where nothing can have
+   * run yet: the server refused the channel (its session slots free with a
+   * small lag), or the connection turned out dead before anything was sent
+   * (a drop is noticed a moment late); then a fresh connection is used.
+   */
+  private async openChannel<T>(
+    signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    open: (conn: Connection) => Promise<T>,
+  ): Promise<{ lease: Lease; value: T }> {
     for (let attempt = 0; ; attempt++) {
-      const lease = await this.acquire(opts.signal, deadline);
-      let channel;
+      const lease = await this.acquire(signal, deadline);
       try {
-        channel = await lease.conn.exec(command);
+        return { lease, value: await open(lease.conn) };
       } catch (err) {
         lease.release();
-        if (isChannelOpenFailure(err) && attempt < CHANNEL_RETRIES) {
-          // The server's session slots free with a small lag: wait and retry.
+        if (attempt < CHANNEL_RETRIES && isChannelOpenFailure(err)) {
           this.stats.channelRetries++;
           await sleep(5 * 2 ** Math.min(attempt, 5));
           continue;
         }
-        if (lease.conn.state === 'closed') throw this.lostError(lease.conn);
+        if (attempt < CHANNEL_RETRIES && lease.conn.state === 'closed') continue;
         throw err;
-      }
-      try {
-        return await this.runChannel(lease.conn, channel, markers, useSudo, opts, timeoutMs, started);
-      } finally {
-        lease.release();
       }
     }
   }
@@ -170,7 +183,7 @@ export class SshPool {
 
   private runChannel(
     conn: Connection,
-    channel: import('ssh2').ClientChannel,
+    { channel, exited, closed }: OpenedChannel,
     markers: ReturnType<typeof newMarkers>,
     useSudo: boolean,
     opts: ExecOptions,
@@ -183,7 +196,7 @@ export class SshPool {
     const err = new BoundedBuffer(max, keep);
     const outLines = opts.onStdoutLine ? new LineSplitter(opts.onStdoutLine) : undefined;
     const errLines = opts.onStderrLine ? new LineSplitter(opts.onStderrLine) : undefined;
-    const pre = handlePreamble(channel, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
+    const pre = handlePreamble(channel, closed, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
     pre.onStderr((b) => {
       err.push(b);
       errLines?.push(b);
@@ -205,7 +218,9 @@ export class SshPool {
         outLines?.end();
         errLines?.end();
         if (failure) return reject(failure);
-        if (!exit) return reject(this.lostError(conn));
+        if (!exit) {
+          return reject(this.lostError(conn));
+        }
         // Our remote `timeout` exits 124 (or 137 after its -k KILL).
         if (timeoutMs > 0 && (exit.code === 124 || exit.code === 137) && performance.now() - started >= timeoutMs - 50) {
           return reject(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`));
@@ -262,10 +277,11 @@ export class SshPool {
           channel.close();
         },
       );
-      channel.on('exit', (code: number | null, signal?: string) => {
-        exit = { code: typeof code === 'number' ? code : null, signal: signal ?? undefined };
+      // exit-status precedes the close; both were captured when the channel opened.
+      void exited.then((e) => {
+        exit = e;
       });
-      channel.on('close', finish);
+      void closed.then(finish);
       // Consume both streams: ssh2 only emits 'close' once they are drained.
       channel.resume();
     });
@@ -281,39 +297,19 @@ export class SshPool {
     const markers = newMarkers();
     const command = buildRemoteCommand(argv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec: 0, markers });
     const deadline = Date.now() + this.opts.channelWaitTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.acquire(opts.signal, deadline);
-      let channel;
-      try {
-        channel = await lease.conn.exec(command);
-      } catch (err) {
-        lease.release();
-        if (isChannelOpenFailure(err) && attempt < CHANNEL_RETRIES) {
-          this.stats.channelRetries++;
-          await sleep(5 * 2 ** Math.min(attempt, 5));
-          continue;
-        }
-        throw lease.conn.state === 'closed' ? this.lostError(lease.conn) : err;
-      }
-      let released = false;
-      const release = () => {
-        if (!released) {
-          released = true;
-          lease.release();
-        }
-      };
-      channel.on('close', release);
-      const pre = handlePreamble(channel, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
-      const errTail = new BoundedBuffer(4096, 'tail');
-      pre.onStderr((b) => errTail.push(b));
-      try {
-        await pre.ready;
-      } catch (e) {
-        release();
-        throw e;
-      }
-      return channel;
+    const { lease, value: opened } = await this.openChannel(opts.signal, deadline, (c) => c.exec(command));
+    // The slot is held for the stream's whole life and freed when it closes.
+    void opened.closed.then(() => lease.release());
+    this.closeWithConnection(lease.conn, opened.channel, opened.closed);
+    const pre = handlePreamble(opened.channel, opened.closed, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
+    pre.onStderr(() => {}); // drain: ssh2 only closes a channel whose streams were consumed
+    try {
+      await pre.ready;
+    } catch (e) {
+      opened.channel.close();
+      throw e;
     }
+    return opened.channel;
   }
 
   /**
@@ -322,29 +318,68 @@ export class SshPool {
    * remote shell is involved. Holds one channel slot until it closes.
    */
   async forward(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
-    const lease = await this.acquire(signal, Date.now() + this.opts.channelWaitTimeoutMs);
     try {
-      const ch = await lease.conn.forwardOut(host, port);
-      ch.on('close', () => lease.release());
+      const { lease, value: ch } = await this.openChannel(signal, Date.now() + this.opts.channelWaitTimeoutMs, (c) => c.forwardOut(host, port));
+      ch.once('close', () => lease.release());
+      this.closeWithConnection(lease.conn, ch, new Promise<void>((r) => ch.once('close', () => r())));
       return ch;
     } catch (err) {
-      lease.release();
+      if (err instanceof SshError) throw err;
       const reason = err instanceof Error ? err.message : String(err);
       throw new SshError(`the NAS could not open a TCP connection to ${host}:${port} (${reason})`);
     }
   }
 
+  /**
+   * A long-lived SFTP session (one channel slot), opened on first use and
+   * reopened after its connection dies. Reads through it cost round trips
+   * only: no process starts on the NAS.
+   */
+  sharedSftp(signal?: AbortSignal): Promise<SFTPWrapper> {
+    if (!this.sftpShared) {
+      const p = (async () => {
+        const { lease, value: sftp } = await this.openChannel(signal, Date.now() + this.opts.channelWaitTimeoutMs, (c) => c.sftp());
+        let dropped = false;
+        const drop = () => {
+          if (dropped) return;
+          dropped = true;
+          if (this.sftpShared === p) this.sftpShared = undefined;
+          lease.release();
+        };
+        sftp.once('close', drop);
+        lease.conn.onClose(drop);
+        return sftp;
+      })();
+      this.sftpShared = p;
+      p.catch(() => {
+        if (this.sftpShared === p) this.sftpShared = undefined;
+      });
+    }
+    return this.sftpShared;
+  }
+
+  /**
+   * ssh2 emits a channel's 'close' only after its readable side ended, which
+   * a paused stream (an idle kept-alive HTTP socket) never does. When the
+   * connection dies, say so to whoever holds the stream, once.
+   */
+  private closeWithConnection(conn: Connection, stream: Duplex, closed: Promise<void>): void {
+    let done = false;
+    void closed.then(() => (done = true));
+    conn.onClose(() => {
+      if (done) return;
+      done = true;
+      stream.emit('close');
+    });
+  }
+
   /** An SFTP session (one channel slot) for the duration of `fn`. */
   async withSftp<T>(fn: (sftp: SFTPWrapper) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const lease = await this.acquire(signal, Date.now() + this.opts.channelWaitTimeoutMs);
+    const { lease, value: sftp } = await this.openChannel(signal, Date.now() + this.opts.channelWaitTimeoutMs, (c) => c.sftp());
     try {
-      const sftp = await lease.conn.sftp();
-      try {
-        return await fn(sftp);
-      } finally {
-        sftp.end();
-      }
+      return await fn(sftp);
     } finally {
+      sftp.end();
       lease.release();
     }
   }

@@ -11,15 +11,24 @@ import { SudoError } from '../../../src/ssh/errors.js';
 const markers = { prompt: '[P]', ready: '[R]' };
 
 function fakeChannel() {
-  const ch = new EventEmitter() as EventEmitter & { stderr: EventEmitter; written: string[]; closed: boolean };
+  let onClosed!: () => void;
+  const ch = new EventEmitter() as EventEmitter & {
+    stderr: EventEmitter;
+    written: string[];
+    closed: boolean;
+    closedP: Promise<void>;
+    emitClose(): void;
+  };
   ch.stderr = new EventEmitter();
   ch.written = [];
   ch.closed = false;
+  ch.closedP = new Promise<void>((r) => (onClosed = r));
+  ch.emitClose = () => onClosed();
   Object.assign(ch, {
     write: (s: string) => ch.written.push(s),
     close: () => {
       ch.closed = true;
-      ch.emit('close');
+      onClosed();
     },
   });
   return ch;
@@ -29,7 +38,7 @@ const asChannel = (c: ReturnType<typeof fakeChannel>) => c as unknown as ClientC
 describe('handlePreamble', () => {
   it('answers our prompt with the password once, then resolves with the PID', async () => {
     const ch = fakeChannel();
-    const pre = handlePreamble(asChannel(ch), markers, 'pw', 'admin');
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, 'pw', 'admin');
     const seen: string[] = [];
     pre.onStderr((b) => seen.push(b.toString()));
     ch.stderr.emit('data', Buffer.from('[P]'));
@@ -41,7 +50,7 @@ describe('handlePreamble', () => {
 
   it('never writes the password when the command starts without a prompt (NOPASSWD)', async () => {
     const ch = fakeChannel();
-    const pre = handlePreamble(asChannel(ch), markers, 'pw', 'admin');
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, 'pw', 'admin');
     ch.stderr.emit('data', Buffer.from('[R] 7\n'));
     await expect(pre.ready).resolves.toBe(7);
     ch.stderr.emit('data', Buffer.from('[P]')); // the command itself printing our prompt text later
@@ -50,7 +59,7 @@ describe('handlePreamble', () => {
 
   it('fails with SudoError on a second prompt (wrong password) and closes the channel', async () => {
     const ch = fakeChannel();
-    const pre = handlePreamble(asChannel(ch), markers, 'wrong', 'admin');
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, 'wrong', 'admin');
     ch.stderr.emit('data', Buffer.from('[P]'));
     ch.stderr.emit('data', Buffer.from('Sorry, try again.\n[P]'));
     await expect(pre.ready).rejects.toBeInstanceOf(SudoError);
@@ -60,7 +69,7 @@ describe('handlePreamble', () => {
 
   it('handles markers split across chunks', async () => {
     const ch = fakeChannel();
-    const pre = handlePreamble(asChannel(ch), markers, 'pw', 'admin');
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, 'pw', 'admin');
     for (const part of ['[', 'P', ']', '[R', '] 1', '2\n']) ch.stderr.emit('data', Buffer.from(part));
     await expect(pre.ready).resolves.toBe(12);
     expect(ch.written).toEqual(['pw\n']);
@@ -68,15 +77,15 @@ describe('handlePreamble', () => {
 
   it('reports sudo failures in sudo words when the command never starts', async () => {
     const ch = fakeChannel();
-    const pre = handlePreamble(asChannel(ch), markers, undefined, 'admin');
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, undefined, 'admin');
     ch.stderr.emit('data', Buffer.from('sudo: a password is required\n'));
-    ch.emit('close');
+    ch.emitClose();
     await expect(pre.ready).rejects.toThrow(/sudo on the NAS failed: sudo: a password is required/);
   });
 
   it('refuses to answer a prompt when no password is configured', async () => {
     const ch = fakeChannel();
-    const pre = handlePreamble(asChannel(ch), markers, undefined, 'admin');
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, undefined, 'admin');
     ch.stderr.emit('data', Buffer.from('[P]'));
     await expect(pre.ready).rejects.toThrow(/none is configured/);
     expect(ch.written).toEqual([]);

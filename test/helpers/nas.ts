@@ -1,0 +1,45 @@
+/** Builds the product's own SSH pool and Docker engine from the sandbox config. */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { loadConfig, type Config, type Secrets } from '../../src/config.js';
+import { createDockerEngine } from '../../src/docker/index.js';
+import { createNasPool } from '../../src/ssh/index.js';
+import type { SshPool } from '../../src/ssh/pool.js';
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+export const SANDBOX_CONFIG = join(REPO_ROOT, '.sandbox', 'config.yaml');
+
+export function sandboxConfig(env: Record<string, string | undefined> = {}): { config: Config; secrets: Secrets } {
+  return loadConfig({ file: SANDBOX_CONFIG, env });
+}
+
+export function sandboxPool(overrides: (c: Config) => void = () => {}, secretOverrides: Partial<Secrets> = {}): SshPool {
+  const { config, secrets } = sandboxConfig();
+  overrides(config);
+  return createNasPool(config, { ...secrets, ...secretOverrides });
+}
+
+export function sandboxDocker(pool: SshPool) {
+  const { config } = sandboxConfig();
+  return createDockerEngine(pool, config);
+}
+
+/** Processes on this machine (the sandbox NAS is this machine) whose command line matches. */
+export function localProcesses(pattern: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', pattern], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() && !l.includes('pgrep'));
+  } catch {
+    return [];
+  }
+}
+
+export async function waitFor<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000, stepMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
