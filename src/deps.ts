@@ -1,0 +1,23 @@
+/**
+ * What the server framework needs from the outside world. Built once by the
+ * CLI (or a test) and handed to `runStdio` / `createHttpApp`.
+ */
+import type { Config, Secrets } from './config.js';
+import type { Logger, SecretScrubber } from './log.js';
+import type { AnyToolDefinition } from './tools/types.js';
+
+export interface Deps<Services = unknown> {
+  config: Config;
+  secrets: Secrets;
+  log: Logger;
+  /** Scrubs known secret values (sudo password, passphrase, API token) from any text. */
+  scrubber: SecretScrubber;
+  /** Every tool the product has; the inventory filters (read-only, later scopes). */
+  tools: AnyToolDefinition<Services>[];
+  /** Opaque to the framework: passed to each tool's `handler(services)`. */
+  services: Services;
+  /** Is the NAS reachable? For `/healthz`; must not throw (a throw counts as false). */
+  probeNas(): Promise<boolean>;
+  /** Releases the services (SSH pool, …). Called once, last, on shutdown. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,70 @@
+/**
+ * Bearer-token authentication for the MCP routes (/mcp, /sse, /messages).
+ *
+ * The token is compared in constant time over sha256 digests, so neither its
+ * content nor its length leaks through timing. A failed check answers 401
+ * with `WWW-Authenticate: Bearer realm="loop-ops-mcp"` (plus
+ * `error="invalid_token"` when a wrong token was presented), as RFC 6750 asks.
+ *
+ * On success `req.auth` (the SDK's `AuthInfo`) is set; the transports pass it
+ * to request handlers, where it becomes the caller (id + scopes) of a tool call.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ALL_SCOPES } from '../tools/guard.js';
+
+export const REALM = 'loop-ops-mcp';
+
+export type AuthedRequest = Request & { auth?: AuthInfo };
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Short, non-reversible id of a token for logs and the audit trail. */
+export function tokenFingerprint(token: string): string {
+  return sha256(token).toString('hex').slice(0, 12);
+}
+
+export interface BearerAuthOptions {
+  /** The configured token; undefined = auth disabled (only with --no-auth on loopback). */
+  token: string | undefined;
+}
+
+function unauthorized(res: Response, invalid: boolean, description: string): void {
+  const params = [`realm="${REALM}"`];
+  if (invalid) params.push('error="invalid_token"', `error_description="${description}"`);
+  res
+    .status(401)
+    .set('WWW-Authenticate', `Bearer ${params.join(', ')}`)
+    .json({ error: invalid ? 'invalid_token' : 'unauthorized', error_description: description });
+}
+
+export function bearerAuth(opts: BearerAuthOptions): RequestHandler {
+  const token = opts.token;
+  if (!token) {
+    const anonymous: AuthInfo = { token: '', clientId: 'anonymous', scopes: [...ALL_SCOPES] };
+    return (req: AuthedRequest, _res, next) => {
+      req.auth = anonymous;
+      next();
+    };
+  }
+  const expected = sha256(token);
+  const info: AuthInfo = {
+    // Never carry the secret itself around in request context.
+    token: tokenFingerprint(token),
+    clientId: `token:${tokenFingerprint(token)}`,
+    scopes: [...ALL_SCOPES],
+  };
+  return (req: AuthedRequest, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization;
+    if (!header) return unauthorized(res, false, 'missing bearer token');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) return unauthorized(res, false, 'expected Authorization: Bearer <token>');
+    const given = sha256(m[1]!);
+    if (!timingSafeEqual(given, expected)) return unauthorized(res, true, 'the token is not valid');
+    req.auth = info;
+    next();
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * A bounded tail of a container's logs, safe for a model's context: Docker
+ * reads only the tail on the NAS side, a byte cap bounds what crosses the
+ * wire, and the answer keeps the NEWEST lines within `maxBytes`, saying how
+ * much was cut and how to narrow the request.
+ */
+import { DockerError, type LogLine } from '../docker/index.js';
+import { colorContainerName } from './status.js';
+import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
+import { readSmallFiles } from '../ssh/files.js';
+import type { Services } from './services.js';
+
+/** Bad input that only the NAS could reveal (unknown container, …) or that zod cannot express. */
+export class LogsInputError extends Error {
+  readonly hint = 'Fix the argument and call logs again; status lists the containers.';
+}
+
+export interface LogsRequest {
+  /** Container name; or a color; default the live color's container. */
+  container?: string;
+  lines: number;
+  since?: string;
+  grep?: string;
+  regex: boolean;
+  stream: 'stdout' | 'stderr' | 'both';
+  timestamps: boolean;
+  maxBytes: number;
+}
+
+export interface LogsResult {
+  container: string;
+  lines: Array<{ stream: 'stdout' | 'stderr'; text: string }>;
+  returnedLines: number;
+  /** Lines that matched (before the byte cap), or that were read when no grep. */
+  matchedLines: number;
+  scannedLines: number;
+  truncated: boolean;
+  note: string | null;
+}
+
+/** `10m`, `2h`, `1d`, `30s`, or an ISO date → unix seconds. */
+export function parseSince(since: string, now = Date.now()): number {
+  const rel = /^(\d{1,6})\s*([smhd])$/.exec(since.trim());
+  if (rel) {
+    const mult = { s: 1, m: 60, h: 3600, d: 86400 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return Math.floor(now / 1000) - Number(rel[1]) * mult;
+  }
+  const t = Date.parse(since);
+  if (!Number.isFinite(t)) throw new LogsInputError(`"since" must be like 10m, 2h, 1d or an ISO date (got ${JSON.stringify(since.slice(0, 40))})`);
+  return Math.floor(t / 1000);
+}
+
+/**
+ * Compiles a user regex with guards against catastrophic backtracking: a
+ * length cap, no backreferences, no quantified groups that themselves
+ * contain a quantifier (the `(a+)+` family).
+ */
+export function compileGrep(pattern: string, regex: boolean): (s: string) => boolean {
+  if (!regex) {
+    const needle = pattern.toLowerCase();
+    return (s) => s.toLowerCase().includes(needle);
+  }
+  if (pattern.length > 200) throw new LogsInputError('regex too long (max 200 characters)');
+  if (/\\[1-9]|\\k</.test(pattern)) throw new LogsInputError('backreferences are not allowed in grep');
+  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]/.test(pattern)) {
+    throw new LogsInputError('nested quantifiers like (a+)+ are not allowed in grep: they can take forever');
+  }
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, 'i');
+  } catch (e) {
+    throw new LogsInputError(`invalid regex: ${(e as Error).message}`);
+  }
+  return (s) => re.test(s.length > 10_000 ? s.slice(0, 10_000) : s);
+}
+
+/** Keeps the newest lines whose total size fits in maxBytes. */
+export function capNewest(lines: LogLine[], maxBytes: number): { kept: LogLine[]; cutLines: number; cutBytes: number } {
+  let size = 0;
+  let i = lines.length;
+  while (i > 0) {
+    const len = Buffer.byteLength(lines[i - 1]!.text) + 1;
+    if (size + len > maxBytes) break;
+    size += len;
+    i--;
+  }
+  // A single line longer than the cap: keep its end rather than nothing.
+  if (i === lines.length && lines.length) {
+    const last = lines[lines.length - 1]!;
+    const text = `…${Buffer.from(last.text).subarray(-maxBytes + 10).toString('utf8')}`;
+    return { kept: [{ ...last, text }], cutLines: lines.length - 1, cutBytes: Buffer.byteLength(last.text) - maxBytes };
+  }
+  const cut = lines.slice(0, i);
+  return { kept: lines.slice(i), cutLines: cut.length, cutBytes: cut.reduce((n, l) => n + Buffer.byteLength(l.text) + 1, 0) };
+}
+
+/** The containers logs may be read from: the app's two colors and the watched siblings. */
+export function allowedContainers(s: Services): string[] {
+  return [...COLORS.map((c) => colorContainerName(s.config.app.name, c)), ...s.config.app.watch];
+}
+
+async function liveContainer(s: Services, signal?: AbortSignal): Promise<string> {
+  const [text] = await readSmallFiles(s.pool, [{ path: s.config.nginx.upstreamFile, maxBytes: 64 * 1024 }], signal);
+  const color = text ? parseUpstream(text, s.config.app.colorPorts).color : undefined;
+  if (!color) throw new LogsInputError('the live color is unknown (nginx upstream unreadable); name the container explicitly');
+  return colorContainerName(s.config.app.name, color);
+}
+
+/** Lines read from Docker when grepping: enough to find matches, bounded. */
+export const GREP_SCAN_LINES = 20_000;
+
+export async function getLogs(s: Services, req: LogsRequest, signal?: AbortSignal): Promise<LogsResult> {
+  // Every input check comes before the first byte goes to the NAS.
+  const since = req.since ? parseSince(req.since) : undefined;
+  const match = req.grep ? compileGrep(req.grep, req.regex) : undefined;
+  let container = req.container;
+  if (container === 'blue' || container === 'green') container = colorContainerName(s.config.app.name, container as Color);
+  const allowed = allowedContainers(s);
+  if (container !== undefined && !allowed.includes(container)) {
+    throw new LogsInputError(`container must be one of: ${allowed.join(', ')} (or blue/green)`);
+  }
+  container ??= await liveContainer(s, signal);
+  const raw = await s.docker
+    .logs(
+    container,
+    {
+      stdout: req.stream !== 'stderr',
+      stderr: req.stream !== 'stdout',
+      tail: match ? GREP_SCAN_LINES : req.lines,
+      since,
+      timestamps: req.timestamps,
+    },
+    { signal, maxBytes: 32 * 1024 * 1024 },
+    )
+    .catch((e: unknown) => {
+      if (e instanceof DockerError && e.status === 404) throw new LogsInputError(`container ${container} does not exist on the NAS`);
+      throw e;
+    });
+  const matched = match ? raw.filter((l) => match(l.text)) : raw;
+  const wanted = matched.slice(-req.lines);
+  const { kept, cutLines, cutBytes } = capNewest(wanted, req.maxBytes);
+  const notes: string[] = [];
+  if (cutLines > 0) {
+    notes.push(
+      `${cutLines} older line(s) (${cutBytes} bytes) were cut to stay under ${req.maxBytes} bytes; ask for fewer lines, a narrower since, or a grep`,
+    );
+  }
+  if (match && raw.length >= GREP_SCAN_LINES) notes.push(`grep searched only the last ${GREP_SCAN_LINES} lines; use since to look further back`);
+  return {
+    container,
+    lines: kept,
+    returnedLines: kept.length,
+    matchedLines: matched.length,
+    scannedLines: raw.length,
+    truncated: cutLines > 0,
+    note: notes.length ? notes.join('; ') : null,
+  };
+}

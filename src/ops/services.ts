@@ -1,0 +1,16 @@
+/**
+ * What tool handlers and the CLI get to work with. Handlers never see the
+ * SSH pool's raw connections: only the pool's bounded exec/stream API, the
+ * Docker engine and the config.
+ */
+import type { Config } from '../config.js';
+import type { DockerEngine } from '../docker/index.js';
+import type { Logger } from '../log.js';
+import type { SshPool } from '../ssh/pool.js';
+
+export interface Services {
+  config: Config;
+  pool: SshPool;
+  docker: DockerEngine;
+  log: Logger;
+}

@@ -1,0 +1,223 @@
+/**
+ * The state of the app, derived from the NAS every time: containers and
+ * their labels from the Engine API, the live color from the nginx upstream
+ * file actually in place, the lock, the interrupted operation if any, and
+ * the recent deployments. Two round trips, run in parallel.
+ */
+import { historyFile, journalFile, lockDetailsFile, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
+import { readSmallFiles } from '../ssh/files.js';
+import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
+import type { ContainerInfo } from '../docker/index.js';
+import type { Services } from './services.js';
+
+export const LABEL_APP = 'loop-ops.app';
+export const LABEL_COLOR = 'loop-ops.color';
+export const LABEL_VERSION = 'loop-ops.version';
+export const LABEL_COMMIT = 'loop-ops.commit';
+export const LABEL_DEPLOYMENT = 'loop-ops.deployment';
+
+export const colorContainerName = (app: string, color: Color) => `${app}-${color}`;
+
+export interface ContainerSummary {
+  name: string;
+  color: Color | null;
+  state: string;
+  health: string;
+  image: string;
+  version: string | null;
+  commit: string | null;
+  deploymentId: string | null;
+  startedAt: string | null;
+  uptimeSeconds: number | null;
+  restartCount: number;
+  ports: string[];
+  exitCode: number | null;
+}
+
+export interface LockInfo {
+  held: boolean;
+  holder: string | null;
+  operation: string | null;
+  since: string | null;
+  operationId: string | null;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  kind: string;
+  fromColor: string | null;
+  toColor: string | null;
+  image: string | null;
+  version: string | null;
+  commit: string | null;
+  who: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  outcome: string;
+  message: string | null;
+}
+
+export interface JournalInfo {
+  operationId: string;
+  kind: string;
+  phase: string;
+  startedAt: string;
+  updatedAt: string;
+  finished: boolean;
+  detail: Record<string, string>;
+}
+
+export interface AppStatus {
+  app: string;
+  liveColor: Color | null;
+  upstream: { file: string; servers: string[]; deploymentId: string | null; readable: boolean };
+  colors: { blue: ContainerSummary | null; green: ContainerSummary | null };
+  siblings: ContainerSummary[];
+  /** Containers of the app that are not one of the two colors (e.g. a legacy `loop-api`). */
+  otherAppContainers: ContainerSummary[];
+  lock: LockInfo;
+  /** An operation that started and did not finish (our server died mid-way). */
+  interruptedOperation: JournalInfo | null;
+  recentDeployments: DeploymentRecord[];
+  warnings: string[];
+  checkedAt: string;
+}
+
+export function summarize(c: ContainerInfo, now = Date.now()): ContainerSummary {
+  const color = c.labels[LABEL_COLOR];
+  const started = c.state === 'running' && c.startedAt ? Date.parse(c.startedAt) : NaN;
+  return {
+    name: c.name,
+    color: color === 'blue' || color === 'green' ? color : null,
+    state: c.state,
+    health: c.health,
+    image: c.image,
+    version: c.labels[LABEL_VERSION] ?? null,
+    commit: c.labels[LABEL_COMMIT] ?? null,
+    deploymentId: c.labels[LABEL_DEPLOYMENT] ?? null,
+    startedAt: c.startedAt ?? null,
+    uptimeSeconds: Number.isFinite(started) ? Math.max(0, Math.round((now - started) / 1000)) : null,
+    restartCount: c.restartCount,
+    ports: c.ports,
+    exitCode: c.exitCode ?? null,
+  };
+}
+
+const NO_LOCK: LockInfo = { held: false, holder: null, operation: null, since: null, operationId: null };
+
+export async function getStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
+  const { config, pool, docker } = s;
+  const app = config.app.name;
+  const colorNames = COLORS.map((c) => colorContainerName(app, c));
+  // One list of every container (a NAS runs a few dozen at most), then only
+  // the relevant ones inspected: by our label, or by name for containers
+  // created before we managed them. All in parallel with the file snapshot.
+  const [relevant, files] = await Promise.all([
+    docker.listContainers(
+      { select: (name, labels) => labels[LABEL_APP] === app || colorNames.includes(name) || config.app.watch.includes(name) },
+      opts.signal,
+    ),
+    readSmallFiles(
+      pool,
+      [
+        { path: config.nginx.upstreamFile, maxBytes: 64 * 1024 },
+        { path: lockDetailsFile(config.state.dir), maxBytes: 64 * 1024 },
+        { path: journalFile(config.state.dir), maxBytes: 256 * 1024 },
+        { path: historyFile(config.state.dir), maxBytes: 256 * 1024, tail: true },
+      ],
+      opts.signal,
+    ),
+  ]);
+  const watched = new Set(config.app.watch);
+  const byName = new Map(relevant.filter((c) => !watched.has(c.name) || c.labels[LABEL_APP] === app).map((c) => [c.name, c]));
+  const siblings = relevant.filter((c) => watched.has(c.name) && c.labels[LABEL_APP] !== app);
+  const [upstreamText, lockText, journalText, historyText] = files;
+  const snap = { upstream: upstreamText, lock: lockText, journal: journalText };
+  const warnings: string[] = [];
+
+  const up = snap.upstream !== undefined ? parseUpstream(snap.upstream, config.app.colorPorts) : undefined;
+  if (!up) warnings.push(`nginx upstream file ${config.nginx.upstreamFile} is missing or unreadable: the live color is unknown`);
+  else if (!up.color) warnings.push(`nginx upstream names ${up.servers.join(', ') || 'no server'}, which is not one color's port`);
+
+  const colors = { blue: null as ContainerSummary | null, green: null as ContainerSummary | null };
+  const others: ContainerSummary[] = [];
+  for (const c of byName.values()) {
+    const sum = summarize(c);
+    const color = COLORS.find((col) => c.name === colorContainerName(app, col));
+    if (color) colors[color] = { ...sum, color };
+    else others.push(sum);
+  }
+  const live = up?.color ?? null;
+  if (live) {
+    const lc = colors[live];
+    if (!lc) warnings.push(`nginx routes to ${live}, but there is no ${colorContainerName(app, live)} container`);
+    else if (lc.state !== 'running') warnings.push(`nginx routes to ${live}, but ${lc.name} is ${lc.state}`);
+    else if (lc.health === 'unhealthy') warnings.push(`the live container ${lc.name} is unhealthy`);
+  }
+
+  const lockRaw = parseJson<Record<string, unknown>>(snap.lock);
+  const lock: LockInfo = lockRaw
+    ? {
+        held: true,
+        holder: typeof lockRaw.holder === 'string' ? lockRaw.holder : null,
+        operation: typeof lockRaw.operation === 'string' ? lockRaw.operation : null,
+        since: typeof lockRaw.since === 'string' ? lockRaw.since : null,
+        operationId: typeof lockRaw.operationId === 'string' ? lockRaw.operationId : null,
+      }
+    : snap.lock !== undefined
+      ? { ...NO_LOCK, held: true, holder: 'unknown (unreadable lock details)' }
+      : NO_LOCK;
+
+  const journal = parseJson<JournalInfo>(snap.journal);
+  const interrupted = journal && !journal.finished ? journal : null;
+  if (interrupted && !lock.held) warnings.push(`operation ${interrupted.operationId} stopped at phase ${interrupted.phase} without finishing`);
+
+  const recent = parseJsonLines<DeploymentRecord>(historyText)
+    .slice(-(opts.historyLimit ?? 5))
+    .reverse();
+  return {
+    app,
+    liveColor: live,
+    upstream: {
+      file: config.nginx.upstreamFile,
+      servers: up?.servers ?? [],
+      deploymentId: up?.deploymentId ?? null,
+      readable: up !== undefined,
+    },
+    colors,
+    siblings: siblings.map((c) => summarize(c)),
+    otherAppContainers: others,
+    lock,
+    interruptedOperation: interrupted,
+    recentDeployments: recent,
+    warnings,
+    checkedAt: new Date().toISOString(),
+  };
+}
+
+/** A few lines an operator can read at a glance. */
+export function statusText(st: AppStatus): string {
+  const line = (c: ContainerSummary | null, label: string) =>
+    c
+      ? `${label}: ${c.name} ${c.state}${c.health !== 'none' ? `/${c.health}` : ''} v${c.version ?? '?'} (${c.image})${c.uptimeSeconds !== null ? ` up ${formatDuration(c.uptimeSeconds)}` : ''}${c.restartCount ? ` restarts=${c.restartCount}` : ''}`
+      : `${label}: (no container)`;
+  const out = [
+    `${st.app}: live color ${st.liveColor ?? 'UNKNOWN'}`,
+    line(st.colors.blue, `blue${st.liveColor === 'blue' ? ' [live]' : ''}`),
+    line(st.colors.green, `green${st.liveColor === 'green' ? ' [live]' : ''}`),
+    ...st.siblings.map((c) => line(c, 'sibling')),
+    st.lock.held ? `lock: HELD by ${st.lock.holder ?? '?'} for ${st.lock.operation ?? '?'} since ${st.lock.since ?? '?'}` : 'lock: free',
+  ];
+  if (st.interruptedOperation) out.push(`interrupted: ${st.interruptedOperation.kind} ${st.interruptedOperation.operationId} at ${st.interruptedOperation.phase}`);
+  const last = st.recentDeployments[0];
+  if (last) out.push(`last deployment: ${last.id} ${last.kind} ${last.fromColor ?? '-'}→${last.toColor ?? '-'} ${last.outcome} at ${last.endedAt ?? last.startedAt}`);
+  for (const w of st.warnings) out.push(`warning: ${w}`);
+  return out.join('\n');
+}
+
+export function formatDuration(sec: number): string {
+  if (sec < 60) return `${sec}s`;
+  if (sec < 3600) return `${Math.floor(sec / 60)}m`;
+  if (sec < 86400) return `${Math.floor(sec / 3600)}h${Math.floor((sec % 3600) / 60)}m`;
+  return `${Math.floor(sec / 86400)}d${Math.floor((sec % 86400) / 3600)}h`;
+}

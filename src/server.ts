@@ -1,0 +1,481 @@
+/**
+ * The MCP server and its transports.
+ *
+ * - stdio (`runStdio`): one McpServer on stdin/stdout; nothing but JSON-RPC
+ *   goes to stdout (the logger writes to stderr).
+ * - HTTP (`createHttpApp` / `startHttp`, express 5):
+ *   - Streamable HTTP at `/mcp` (POST/GET/DELETE), stateful;
+ *   - legacy SSE: `GET /sse` + `POST /messages?sessionId=…`;
+ *   one McpServer AND one transport per session (src/http/sessions.ts),
+ *   idle sessions expire;
+ *   - `GET /healthz` without auth;
+ *   - `/.well-known/*` → 404 (no OAuth yet: a 404 keeps Claude from trying
+ *     dynamic client registration);
+ *   - rate limit per client IP → 429, Host header check → 403, bearer auth on
+ *     every MCP route → 401, body limit → 413.
+ *
+ * Every tool call, whatever the transport, goes through src/tools/guard.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import { AuditLog } from './audit.js';
+import type { Deps } from './deps.js';
+import { bearerAuth, tokenFingerprint, type AuthedRequest } from './http/auth.js';
+import { healthHandler } from './http/health.js';
+import { hostCheck, isLoopbackHost, normalizeAllowedHost } from './http/hosts.js';
+import { rateLimit } from './http/rateLimit.js';
+import { SessionRegistry } from './http/sessions.js';
+import type { Logger } from './log.js';
+import { ALL_SCOPES, CallTracker, type Extra, type GuardRuntime } from './tools/guard.js';
+import { ToolInventory } from './tools/inventory.js';
+import type { Caller, TransportKind } from './tools/types.js';
+
+export const SERVER_NAME = 'loop-ops-mcp';
+
+function readVersion(): string {
+  // src/server.ts (tsx) and dist/server.js both sit one level below package.json.
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export const VERSION = readVersion();
+
+/** How long shutdown waits for tool calls in flight before aborting them. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Pause between the last tool call ending and closing sessions (see drainCalls). */
+const RESPONSE_FLUSH_MS = 50;
+/** Upper bound on concurrent HTTP sessions (each holds an McpServer). */
+export const DEFAULT_MAX_SESSIONS = 100;
+
+/** A refusal to start (bad combination of options); the CLI prints it and exits 1. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export function serverInstructions(deps: Pick<Deps, 'config'>): string {
+  const app = deps.config.app.name;
+  const lines = [
+    `This server operates the Docker web app "${app}" on the owner's Synology NAS, over SSH.`,
+    `Start with the \`status\` tool: it shows the app's containers (blue and green colors), which color nginx routes to, their health, version, uptime and restarts, and whether a deploy lock is held.`,
+    'Use `logs` and `health` to investigate problems before changing anything.',
+    'Changing tools (restart, deploy, rollback, stop, reset) are audited; destructive ones need explicit confirmation arguments; long operations report progress and can be followed afterwards.',
+    'There is no free-form shell: only the listed tools.',
+  ];
+  if (deps.config.server.readOnly) lines.push('This instance is READ-ONLY: only tools that read state are available.');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// Core shared by every session: inventory, guard runtime (audit, in-flight calls)
+
+export interface ServerCore {
+  deps: Deps<unknown>;
+  inventory: ToolInventory;
+  runtime: GuardRuntime;
+  instructions: string;
+}
+
+export function createCore<S>(deps: Deps<S>): ServerCore {
+  const readOnly = deps.config.server.readOnly;
+  const inventory = ToolInventory.create(deps.tools, deps.services, { readOnly });
+  const runtime: GuardRuntime = {
+    log: deps.log,
+    scrubber: deps.scrubber,
+    audit: new AuditLog({ log: deps.log.child({ component: 'audit' }), file: deps.config.log.auditFile }),
+    calls: new CallTracker(),
+    policy: { readOnly },
+  };
+  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps) };
+}
+
+/** A fresh McpServer with every exposed tool registered behind the guard. */
+export function createMcpServer(core: ServerCore, transport: TransportKind): McpServer {
+  const server = new McpServer(
+    { name: SERVER_NAME, title: 'Loop Ops (loop-api on the NAS)', version: VERSION },
+    {
+      instructions: core.instructions,
+      // Declared up front so tools/list answers even with no tool exposed; the list never changes within a session.
+      capabilities: { tools: { listChanged: false } },
+    },
+  );
+  const callerOf = (extra: Extra): Caller => {
+    const auth = extra.authInfo;
+    const cv = server.server.getClientVersion();
+    return {
+      id: auth?.clientId ?? (transport === 'stdio' ? 'stdio' : 'unknown'),
+      transport,
+      ...(extra.sessionId ? { sessionId: extra.sessionId } : {}),
+      ...(cv ? { client: `${cv.name}/${cv.version}` } : {}),
+      // stdio: the local user who started the process; HTTP: what auth granted (none → nothing allowed).
+      scopes: auth?.scopes ?? (transport === 'stdio' ? [...ALL_SCOPES] : []),
+    };
+  };
+  core.inventory.registerOn(server, core.runtime, callerOf);
+  server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
+  return server;
+}
+
+/**
+ * Stop taking calls, wait for those in flight (bounded), then abort the rest.
+ * Afterwards a short pause lets the SDK send their results: it drops the
+ * response of any request whose session is closed before the send.
+ */
+async function drainCalls(core: ServerCore, log: Logger, drainTimeoutMs: number): Promise<void> {
+  const calls = core.runtime.calls;
+  calls.stopAccepting();
+  if (!calls.size) return;
+  log.info({ inFlight: calls.size, drainTimeoutMs }, 'waiting for tool calls in flight');
+  if (!(await calls.drain(drainTimeoutMs))) {
+    log.warn({ inFlight: calls.size }, 'tool calls still running after the drain bound: aborting them');
+    calls.abortAll('the server is shutting down');
+    // Give aborted handlers a moment to return their "cancelled" result.
+    if (!(await calls.drain(2_000))) log.warn({ inFlight: calls.size }, 'tool calls ignored the abort');
+  }
+  await new Promise((r) => setTimeout(r, RESPONSE_FLUSH_MS));
+}
+
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | null = null;
+  return () => (p ??= f());
+}
+
+// ---------------------------------------------------------------------------
+// stdio
+
+export interface StdioOptions {
+  stdin?: Readable;
+  stdout?: Writable;
+  drainTimeoutMs?: number;
+}
+
+export interface RunningStdio {
+  server: McpServer;
+  core: ServerCore;
+  /** Drain calls, close the server, flush the audit, close services. Idempotent. */
+  shutdown(reason?: string): Promise<void>;
+  /** Resolves once shut down (stdin ended, or `shutdown` called). */
+  closed: Promise<void>;
+}
+
+export async function runStdio<S>(deps: Deps<S>, opts: StdioOptions = {}): Promise<RunningStdio> {
+  const core = createCore(deps);
+  const server = createMcpServer(core, 'stdio');
+  const stdin = opts.stdin ?? process.stdin;
+  const transport = new StdioServerTransport(stdin, opts.stdout ?? process.stdout);
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  let why = 'shutdown';
+  const shutdown = once(async () => {
+    deps.log.info({ why }, 'stdio server shutting down');
+    await drainCalls(core, deps.log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    await server.close().catch(() => {});
+    await core.runtime.audit.flush();
+    await deps.close();
+    resolveClosed();
+  });
+  // The client (Claude Desktop, …) ends the session by closing our stdin.
+  stdin.once('end', () => {
+    why = 'stdin closed';
+    void shutdown();
+  });
+  await server.connect(transport);
+  deps.log.info({ tools: core.inventory.names, readOnly: deps.config.server.readOnly }, 'stdio server ready');
+  return {
+    server,
+    core,
+    shutdown: (reason?: string) => {
+      if (reason) why = reason;
+      return shutdown();
+    },
+    closed,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+export interface HttpAppOptions {
+  /** Explicit --no-auth: allowed only without a token and on a loopback host. */
+  noAuth?: boolean;
+  drainTimeoutMs?: number;
+  maxSessions?: number;
+}
+
+export interface HttpApp {
+  app: Express;
+  core: ServerCore;
+  sessions: SessionRegistry;
+  /** Refuse new work, drain calls, close sessions, flush the audit. Does not close services. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+function jsonRpcError(res: Response, status: number, code: number, message: string): void {
+  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+/** Checks the auth setup; returns the token to enforce (undefined = no auth). */
+function resolveAuth(deps: Deps<unknown>, opts: HttpAppOptions): string | undefined {
+  const token = deps.secrets.apiToken;
+  const host = deps.config.server.host;
+  if (token) {
+    if (opts.noAuth) deps.log.warn('--no-auth ignored: an API token is configured, so bearer auth stays on');
+    if (token.length < 16) deps.log.warn('the API token is shorter than 16 characters: use a long random one (openssl rand -hex 32)');
+    return token;
+  }
+  if (!opts.noAuth) {
+    throw new StartupError(
+      'no API token configured: set LOOP_OPS_TOKEN, LOOP_OPS_TOKEN_FILE or server.tokenFile ' +
+        '(or, bound to a loopback address only, pass --no-auth explicitly)',
+    );
+  }
+  if (!isLoopbackHost(host)) {
+    throw new StartupError(`--no-auth is only allowed on a loopback address, not on ${host}`);
+  }
+  deps.log.warn(
+    { host },
+    '!!! AUTHENTICATION DISABLED (--no-auth): anyone who can reach this loopback port can operate the NAS !!!',
+  );
+  return undefined;
+}
+
+export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): HttpApp {
+  const d = deps as Deps<unknown>;
+  const cfg = deps.config.server;
+  const log = deps.log;
+  const token = resolveAuth(d, opts);
+  const core = createCore(deps);
+  const calls = core.runtime.calls;
+  const sessions = new SessionRegistry({
+    idleTimeoutMs: cfg.sessionIdleTimeoutMs,
+    maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    log: log.child({ component: 'sessions' }),
+    busy: (id) => calls.countForSession(id) > 0,
+  });
+  sessions.startSweeper();
+
+  if (!isLoopbackHost(cfg.host) && cfg.allowedHosts.every((h) => isLoopbackHost(normalizeAllowedHost(h)))) {
+    log.warn({ host: cfg.host }, 'bound beyond loopback but server.allowedHosts lists only loopback names: remote clients will get 403');
+  }
+
+  let closing = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((_req, res, next) => {
+    if (!closing) return next();
+    res.set('Connection', 'close').set('Retry-After', '5');
+    jsonRpcError(res, 503, -32000, 'Server is shutting down');
+  });
+  app.use(rateLimit({ perMinute: cfg.rateLimitPerMinute }));
+  app.get('/healthz', healthHandler({ probe: () => deps.probeNas(), log }));
+  app.use(hostCheck(cfg.allowedHosts));
+  // No OAuth (yet): a 404 here tells Claude/ChatGPT not to attempt OAuth discovery / dynamic registration.
+  app.use('/.well-known', (_req, res) => {
+    res.status(404).json({ error: 'not_found' });
+  });
+
+  const auth = bearerAuth({ token });
+  const json = express.json({ limit: cfg.maxBodyBytes });
+  const principalOf = (req: Request) => (req as AuthedRequest).auth?.clientId ?? 'unknown';
+
+  // --- Streamable HTTP --------------------------------------------------
+  const sessionHeader = (req: Request): string | undefined => {
+    const v = req.headers['mcp-session-id'];
+    return typeof v === 'string' && v ? v : undefined;
+  };
+
+  app.post('/mcp', auth, json, async (req, res) => {
+    const sid = sessionHeader(req);
+    if (sid) {
+      const s = sessions.use(sid, principalOf(req));
+      if (!s || s.kind !== 'streamable-http') return jsonRpcError(res, 404, -32001, 'Session not found');
+      await (s.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
+      return;
+    }
+    if (!isInitializeRequest(req.body)) {
+      return jsonRpcError(res, 400, -32000, 'Bad Request: no valid session ID (send initialize first)');
+    }
+    if (sessions.full) {
+      res.set('Retry-After', '60');
+      return jsonRpcError(res, 503, -32000, 'Too many open sessions; retry later');
+    }
+    const server = createMcpServer(core, 'streamable-http');
+    const principal = principalOf(req);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      maxRequestBodySize: cfg.maxBodyBytes,
+      onsessioninitialized: (id) => {
+        sessions.add({ id, kind: 'streamable-http', principal, server, transport });
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.forget(transport.sessionId);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+    if (!transport.sessionId || !sessions.has(transport.sessionId)) {
+      // initialize was refused: nothing will ever use this pair.
+      await server.close().catch(() => {});
+    }
+  });
+
+  const existingSession = async (req: Request, res: Response) => {
+    const sid = sessionHeader(req);
+    const s = sid ? sessions.use(sid, principalOf(req)) : undefined;
+    if (!sid) return jsonRpcError(res, 400, -32000, 'Bad Request: missing Mcp-Session-Id header');
+    if (!s || s.kind !== 'streamable-http') return jsonRpcError(res, 404, -32001, 'Session not found');
+    await (s.transport as StreamableHTTPServerTransport).handleRequest(req, res);
+  };
+  app.get('/mcp', auth, existingSession);
+  app.delete('/mcp', auth, existingSession);
+  app.all('/mcp', (_req, res) => {
+    res.set('Allow', 'GET, POST, DELETE');
+    jsonRpcError(res, 405, -32000, 'Method not allowed');
+  });
+
+  // --- legacy SSE ---------------------------------------------------------
+  app.get('/sse', auth, async (req, res) => {
+    if (sessions.full) {
+      res.set('Retry-After', '60');
+      return jsonRpcError(res, 503, -32000, 'Too many open sessions; retry later');
+    }
+    const transport = new SSEServerTransport('/messages', res);
+    const server = createMcpServer(core, 'sse');
+    const id = transport.sessionId;
+    sessions.add({ id, kind: 'sse', principal: principalOf(req), server, transport });
+    transport.onclose = () => sessions.forget(id);
+    await server.connect(transport);
+  });
+
+  app.post('/messages', auth, json, async (req, res) => {
+    const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
+    if (!sid) return jsonRpcError(res, 400, -32000, 'Bad Request: missing sessionId');
+    const s = sessions.use(sid, principalOf(req));
+    if (!s || s.kind !== 'sse') return jsonRpcError(res, 404, -32001, 'Session not found');
+    await (s.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found' });
+  });
+
+  const onError: ErrorRequestHandler = (err, _req, res, next) => {
+    if (res.headersSent) return next(err);
+    const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
+    if (e.type === 'entity.too.large') {
+      return jsonRpcError(res, 413, -32600, `Request body too large (limit ${cfg.maxBodyBytes} bytes)`);
+    }
+    if (e.type === 'entity.parse.failed') return jsonRpcError(res, 400, -32700, 'Parse error: invalid JSON');
+    const status = e.status ?? e.statusCode ?? 500;
+    if (status >= 400 && status < 500) return jsonRpcError(res, status, -32600, 'Bad request');
+    log.error({ err: deps.scrubber.scrub(String(e.message ?? err)) }, 'HTTP handler failed');
+    return jsonRpcError(res, 500, -32603, 'Internal server error');
+  };
+  app.use(onError);
+
+  const shutdown = once(async () => {
+    closing = true;
+    await drainCalls(core, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    await sessions.closeAll('server shutting down');
+    await core.runtime.audit.flush();
+  });
+
+  log.info(
+    {
+      tools: core.inventory.names,
+      readOnly: cfg.readOnly,
+      auth: token ? `bearer (token ${tokenFingerprint(token)})` : 'none',
+      allowedHosts: cfg.allowedHosts,
+    },
+    'HTTP app ready',
+  );
+  return { app, core, sessions, shutdown };
+}
+
+export interface RunningHttp {
+  httpServer: HttpServer;
+  /** e.g. http://127.0.0.1:8765 */
+  url: string;
+  http: HttpApp;
+  /** Stop listening, drain and close everything, then `deps.close()`. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Creates the app and listens on `config.server.host:port` (port 0 = ephemeral). */
+export async function startHttp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Promise<RunningHttp> {
+  const { host, port } = deps.config.server;
+  const httpApp = createHttpApp(deps, opts);
+  const httpServer = await new Promise<HttpServer>((resolve, reject) => {
+    const s = httpApp.app.listen(port, host);
+    s.once('listening', () => resolve(s));
+    s.once('error', (e) => {
+      void httpApp.shutdown();
+      reject(new StartupError(`cannot listen on ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    });
+  });
+  // SSE streams are long: no socket timeout (the sessions' idle timeout bounds them).
+  httpServer.requestTimeout = 0;
+  httpServer.headersTimeout = 30_000;
+  const addr = httpServer.address() as AddressInfo;
+  const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${hostForUrl}:${addr.port}`;
+  deps.log.info({ url }, `listening on ${url} (Streamable HTTP at /mcp, SSE at /sse)`);
+
+  const shutdown = once(async () => {
+    deps.log.info('shutting down');
+    const closedListening = new Promise<void>((r) => httpServer.close(() => r()));
+    httpServer.closeIdleConnections();
+    await httpApp.shutdown();
+    httpServer.closeAllConnections();
+    await closedListening;
+    try {
+      await deps.close();
+    } catch (e) {
+      deps.log.error({ err: deps.scrubber.scrub((e as Error).message) }, 'closing services failed');
+    }
+    deps.log.info('shut down');
+  });
+  return { httpServer, url, http: httpApp, shutdown };
+}
+
+/**
+ * SIGTERM/SIGINT → `shutdown()` then exit 0 (1 if shutdown failed). A second
+ * signal exits at once.
+ */
+export function exitOnSignals(shutdown: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'signal received: graceful shutdown');
+    shutdown().then(
+      () => {
+        log.flush?.();
+        process.exit(0);
+      },
+      (e) => {
+        log.error({ err: (e as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

@@ -1,0 +1,39 @@
+/**
+ * Builds what tool handlers run on from the configuration: the SSH pool to
+ * the NAS and the Docker engine over it, plus the NAS probe for /healthz and
+ * the close hook called once on shutdown.
+ */
+import type { Config, Secrets } from './config.js';
+import { createDockerEngine } from './docker/index.js';
+import type { Logger } from './log.js';
+import type { Services } from './ops/services.js';
+import { createNasPool } from './ssh/index.js';
+
+export type { Services } from './ops/services.js';
+
+export interface ServiceBundle {
+  services: Services;
+  /** NAS reachable? Must not throw; bounded in time. */
+  probeNas(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, secrets: Secrets, log: Logger): Promise<ServiceBundle> {
+  const pool = createNasPool(config, secrets, log.child({ component: 'ssh' }));
+  const docker = createDockerEngine(pool, config);
+  return {
+    services: { config, pool, docker, log },
+    // Reachable = SSH login works and the Docker Engine answers through it.
+    probeNas: async () => {
+      try {
+        return await docker.ping(AbortSignal.timeout(5_000));
+      } catch {
+        return false;
+      }
+    },
+    close: async () => {
+      docker.close();
+      await pool.close();
+    },
+  };
+}
