@@ -1,0 +1,127 @@
+/**
+ * `status` end to end through MCP Streamable HTTP (SDK client over loopback
+ * → our server → SSH pool → sandbox NAS), beside the owner's way; then 10
+ * sessions × 20 calls at once; then a leak check: the server's RSS after 100
+ * calls and after 10,000.
+ *
+ * The server runs as its own process (so its RSS is its own), built from src
+ * with tsx. Run: npm run bench:mcp   (sandbox up: npm run sandbox -- up)
+ * Env: BENCH_N (default 200), BENCH_LEAK_CALLS (default 10000), BENCH_OWNER_N (default 10).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { loadConfig } from '../src/config.js';
+import { ownerWay, sample } from './owner.js';
+import { stats, table } from './stats.js';
+
+const CONFIG = process.env.LOOP_OPS_CONFIG ?? '.sandbox/config.yaml';
+const N = Number(process.env.BENCH_N ?? 200);
+const LEAK_CALLS = Number(process.env.BENCH_LEAK_CALLS ?? 10_000);
+const OWNER_N = Number(process.env.BENCH_OWNER_N ?? 10);
+const TOKEN = `bench-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+async function connect(url: string): Promise<Client> {
+  const c = new Client({ name: 'bench', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+  return c;
+}
+
+async function statusCall(c: Client): Promise<void> {
+  const r = await c.callTool({ name: 'status', arguments: {} });
+  if (r.isError) throw new Error(JSON.stringify(r.content));
+}
+
+async function main() {
+  const { config, secrets } = loadConfig({ file: CONFIG });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', CONFIG, '--port', String(port)], {
+    env: { ...process.env, LOOP_OPS_TOKEN: TOKEN, LOOP_OPS__LOG__LEVEL: 'warn', LOOP_OPS_LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) break;
+      } catch {
+        /* not yet */
+      }
+      if (i > 100) throw new Error('server did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const owner = stats(await sample(OWNER_N, ownerWay(config, secrets), 1));
+    const client = await connect(url);
+    const single = stats(await sample(N, () => statusCall(client), 5));
+    console.log(
+      table(
+        [
+          ["owner's way: sshpass+ssh+sudo docker ps", owner],
+          ['MCP status over Streamable HTTP (1 session)', single],
+        ],
+        owner.median,
+        "owner's way",
+      ),
+    );
+
+    // 10 sessions × 20 calls, all at once.
+    const sessions = await Promise.all(Array.from({ length: 10 }, () => connect(url)));
+    let errors = 0;
+    const lat: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      sessions.map(async (c) => {
+        await Promise.all(
+          Array.from({ length: 20 }, async () => {
+            const t = performance.now();
+            try {
+              await statusCall(c);
+              lat.push(performance.now() - t);
+            } catch {
+              errors++;
+            }
+          }),
+        );
+      }),
+    );
+    const conc = stats(lat);
+    console.log(
+      `\n10 sessions × 20 status calls at once: ${errors} errors of 200, median ${conc.median.toFixed(1)} ms, p95 ${conc.p95.toFixed(1)} ms, all done in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+
+    // Leak check: RSS after the first 100 calls vs after LEAK_CALLS calls (10 sessions in parallel).
+    const fresh = await connect(url);
+    for (let i = 0; i < 100; i++) await statusCall(fresh);
+    await new Promise((r) => setTimeout(r, 1000));
+    const rss100 = rssMiB(child.pid!);
+    const per = Math.ceil((LEAK_CALLS - 100) / sessions.length);
+    await Promise.all(sessions.map(async (c) => { for (let i = 0; i < per; i++) await statusCall(c); }));
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssN = rssMiB(child.pid!);
+    console.log(
+      `server RSS after 100 calls: ${rss100.toFixed(1)} MiB; after ${100 + per * sessions.length} calls: ${rssN.toFixed(1)} MiB (${(((rssN - rss100) / rss100) * 100).toFixed(1)}% change)`,
+    );
+    await Promise.all([client, fresh, ...sessions].map((c) => c.close()));
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
