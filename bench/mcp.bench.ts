@@ -50,7 +50,8 @@ async function main() {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', CONFIG, '--port', String(port)], {
-    env: { ...process.env, LOOP_OPS_TOKEN: TOKEN, LOOP_OPS__LOG__LEVEL: 'warn', LOOP_OPS_LOG_FORMAT: 'json' },
+    // The per-IP rate limit (600/min by default) would throttle the leak check: lift it here.
+    env: { ...process.env, LOOP_OPS_TOKEN: TOKEN, LOOP_OPS__LOG__LEVEL: 'warn', LOOP_OPS_LOG_FORMAT: 'json', LOOP_OPS__SERVER__RATE_LIMIT_PER_MINUTE: '100000000' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

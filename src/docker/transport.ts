@@ -86,15 +86,48 @@ export interface EngineResponse {
   body: Buffer;
 }
 
+/** A counting semaphore: callers beyond `limit` wait their turn, in order. */
+class Semaphore {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
 export class EngineTransport {
   private readonly agent: DialStdioAgent;
+  /**
+   * Node's Agent does not count sockets that are still being created
+   * (our createConnection is asynchronous) against maxSockets, so a burst of
+   * requests would open a channel each. Bounding requests in flight here
+   * keeps it to `maxSockets` kept-alive channels, reused back to back.
+   */
+  private readonly inFlight: Semaphore;
 
   constructor(pool: SshPool, opts: EngineTransportOptions) {
     this.agent = new DialStdioAgent(pool, opts);
+    this.inFlight = new Semaphore(opts.maxSockets);
+  }
+
+  request(
+    method: string,
+    path: string,
+    opts: { body?: unknown; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number } = {},
+  ): Promise<EngineResponse> {
+    return this.inFlight.run(() => this.send(method, path, opts));
   }
 
   /** One request; the body is collected up to `maxBytes` (then the request is cut). */
-  request(
+  private send(
     method: string,
     path: string,
     opts: { body?: unknown; signal?: AbortSignal; timeoutMs?: number; maxBytes?: number } = {},
