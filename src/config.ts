@@ -112,6 +112,26 @@ const nginxSchema = z
   })
   .strict();
 
+const deploySchema = z
+  .object({
+    /** Health gate of a new color: attempts × interval, consecutive successes needed. */
+    healthAttempts: z.number().int().min(1).max(1000).default(30),
+    healthIntervalMs: z.number().int().min(100).max(600_000).default(10_000),
+    healthSuccessThreshold: z.number().int().min(1).max(100).default(1),
+    healthTimeoutMs: z.number().int().min(200).max(60_000).default(5_000),
+    /** After the switch, probe the front this long; any failure switches back. */
+    verifySeconds: z.number().int().min(0).max(3_600).default(30),
+    verifyIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+    /** The previous color after a good deploy: kept running (instant rollback) or stopped. */
+    keepPrevious: z.enum(['running', 'stopped']).default('running'),
+    buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
+    /** Rollback's health gate when the previous color must be started first. */
+    rollbackVerifySeconds: z.number().int().min(0).max(600).default(2),
+    /** How long a write tool waits for its job before returning the job id. */
+    toolWaitSeconds: z.number().int().min(0).max(3_600).default(45),
+  })
+  .strict();
+
 const stateSchema = z
   .object({
     /** Directory on the NAS for the deploy lock, journal and history. */
@@ -151,6 +171,7 @@ export const configSchema = z
     app: appSchema.default(() => appSchema.parse({})),
     nginx: nginxSchema.default(() => nginxSchema.parse({})),
     state: stateSchema.default(() => stateSchema.parse({})),
+    deploy: deploySchema.default(() => deploySchema.parse({})),
     server: serverSchema.default(() => serverSchema.parse({})),
     log: logSchema.default({ level: 'info' }),
   })

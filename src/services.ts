@@ -5,6 +5,7 @@
  */
 import type { Config, Secrets } from './config.js';
 import { createDockerEngine } from './docker/index.js';
+import { JobRegistry } from './jobs.js';
 import type { Logger } from './log.js';
 import type { Services } from './ops/services.js';
 import { createNasPool } from './ssh/index.js';
@@ -21,8 +22,9 @@ export interface ServiceBundle {
 export async function createServices(config: Config, secrets: Secrets, log: Logger): Promise<ServiceBundle> {
   const pool = createNasPool(config, secrets, log.child({ component: 'ssh' }));
   const docker = createDockerEngine(pool, config);
+  const jobs = new JobRegistry();
   return {
-    services: { config, pool, docker, log },
+    services: { config, pool, docker, log, jobs },
     // Reachable = SSH login works and the Docker Engine answers through it.
     probeNas: async () => {
       try {
@@ -32,6 +34,9 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
       }
     },
     close: async () => {
+      // A deploy cut off here is journaled on the NAS and recoverable, but
+      // finishing it is better: give running jobs a bounded time first.
+      await jobs.drain(20_000);
       docker.close();
       await pool.close();
     },

@@ -50,7 +50,8 @@ interface RawInspect {
   Name: string;
   Image: string;
   RestartCount?: number;
-  Config: { Image: string; Labels: Record<string, string> | null };
+  Config: { Image: string; Labels: Record<string, string> | null; Env?: string[] | null };
+  HostConfig?: { Binds?: string[] | null; NetworkMode?: string; RestartPolicy?: { Name?: string } };
   State: {
     Status: string;
     StartedAt?: string;
@@ -89,6 +90,29 @@ export function toContainerInfo(raw: RawInspect): ContainerInfo {
     ports,
     networks: Object.keys(raw.NetworkSettings.Networks ?? {}),
     lastHealthOutput: log?.length ? (log[log.length - 1]!.Output ?? '').trim().slice(0, 500) : undefined,
+  };
+}
+
+export function specFromInspect(raw: RawInspect): ContainerSpec {
+  const env: Record<string, string> = {};
+  for (const kv of raw.Config.Env ?? []) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const binds = (raw.HostConfig?.Binds ?? []).map((b) => {
+    const [host = '', container = '', mode = ''] = b.split(':');
+    return { host, container, readOnly: mode.split(',').includes('ro') };
+  });
+  const policy = raw.HostConfig?.RestartPolicy?.Name;
+  const networks = Object.keys((raw as { NetworkSettings?: { Networks?: Record<string, unknown> } }).NetworkSettings?.Networks ?? {});
+  return {
+    name: raw.Name.replace(/^\//, ''),
+    image: raw.Config.Image,
+    labels: raw.Config.Labels ?? {},
+    env,
+    binds,
+    network: networks[0] ?? raw.HostConfig?.NetworkMode ?? 'bridge',
+    restartPolicy: policy === 'always' || policy === 'unless-stopped' || policy === 'on-failure' ? policy : 'no',
   };
 }
 
@@ -167,6 +191,17 @@ export class DockerEngine {
     const r = await this.call('GET', paths.inspect(name), { signal, okStatuses: [404] });
     if (r.status === 404) return undefined;
     return toContainerInfo(JSON.parse(r.body.toString('utf8')) as RawInspect);
+  }
+
+  /**
+   * How a container was created (image, env, binds, network, restart
+   * policy, labels), so another one can be made the same way. Env may hold
+   * secrets: callers must never show it.
+   */
+  async containerSpec(name: string, signal?: AbortSignal): Promise<ContainerSpec | undefined> {
+    const r = await this.call('GET', paths.inspect(name), { signal, okStatuses: [404] });
+    if (r.status === 404) return undefined;
+    return specFromInspect(JSON.parse(r.body.toString('utf8')) as RawInspect);
   }
 
   async start(name: string, signal?: AbortSignal): Promise<void> {

@@ -94,7 +94,9 @@ export function containerCreateBody(spec: ContainerSpec): Record<string, unknown
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name: ${k.slice(0, 40)}`);
   }
   for (const b of spec.binds) {
-    if (!b.host.startsWith('/') || !b.container.startsWith('/') || /[:\0\n]/.test(b.host + b.container)) {
+    // A host path, or a named Docker volume.
+    const hostOk = b.host.startsWith('/') || NAME_RE.test(b.host);
+    if (!hostOk || !b.container.startsWith('/') || /[:\0\n]/.test(b.host + b.container)) {
       throw new Error(`invalid volume binding ${b.host}:${b.container}`);
     }
   }

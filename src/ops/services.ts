@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { DockerEngine } from '../docker/index.js';
+import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../ssh/pool.js';
 
@@ -13,4 +14,6 @@ export interface Services {
   pool: SshPool;
   docker: DockerEngine;
   log: Logger;
+  /** Long operations (deploy, rollback, …) running in this process. */
+  jobs: JobRegistry;
 }

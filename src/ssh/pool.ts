@@ -149,6 +149,8 @@ export class SshPool {
     signal: AbortSignal | undefined,
     deadline: number | undefined,
     open: (conn: Connection) => Promise<T>,
+    /** Session channels: a refusal means "slots busy". A forwarded connection refused means nothing listens: do not retry. */
+    retryRefusal = true,
   ): Promise<{ lease: Lease; value: T }> {
     for (let attempt = 0; ; attempt++) {
       const lease = await this.acquire(signal, deadline);
@@ -156,7 +158,7 @@ export class SshPool {
         return { lease, value: await open(lease.conn) };
       } catch (err) {
         lease.release();
-        if (attempt < CHANNEL_RETRIES && isChannelOpenFailure(err)) {
+        if (retryRefusal && attempt < CHANNEL_RETRIES && isChannelOpenFailure(err)) {
           this.stats.channelRetries++;
           await sleep(5 * 2 ** Math.min(attempt, 5));
           continue;
@@ -319,7 +321,7 @@ export class SshPool {
    */
   async forward(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
     try {
-      const { lease, value: ch } = await this.openChannel(signal, Date.now() + this.opts.channelWaitTimeoutMs, (c) => c.forwardOut(host, port));
+      const { lease, value: ch } = await this.openChannel(signal, Date.now() + this.opts.channelWaitTimeoutMs, (c) => c.forwardOut(host, port), false);
       ch.once('close', () => lease.release());
       this.closeWithConnection(lease.conn, ch, new Promise<void>((r) => ch.once('close', () => r())));
       return ch;

@@ -9,6 +9,19 @@ import type { Services } from '../services.js';
 import { healthTool } from './health.js';
 import { logsTool } from './logs.js';
 import { statusTool } from './status.js';
+import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, rollbackTool, stopTool } from './write.js';
 import type { AnyToolDefinition } from './types.js';
 
-export const allTools: AnyToolDefinition<Services>[] = [statusTool, logsTool, healthTool];
+export const allTools: AnyToolDefinition<Services>[] = [
+  statusTool,
+  logsTool,
+  healthTool,
+  jobStatusTool,
+  deployTool,
+  rollbackTool,
+  restartTool,
+  stopTool,
+  resetOauthTool,
+  recoverTool,
+  releaseLockTool,
+];

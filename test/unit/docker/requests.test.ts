@@ -54,7 +54,7 @@ describe('containerCreateBody', () => {
   });
   it('refuses bad env names, binds and images', () => {
     expect(() => containerCreateBody({ ...spec, env: { 'A=B': 'x' } })).toThrow(/environment variable/);
-    expect(() => containerCreateBody({ ...spec, binds: [{ host: 'rel', container: '/v' }] })).toThrow(/volume/);
+    expect(() => containerCreateBody({ ...spec, binds: [{ host: 'rel/path', container: '/v' }] })).toThrow(/volume/);
     expect(() => containerCreateBody({ ...spec, binds: [{ host: '/a:/b', container: '/v' }] })).toThrow(/volume/);
     expect(() => containerCreateBody({ ...spec, image: 'Bad Image' })).toThrow(/image/);
   });

@@ -37,7 +37,7 @@ async function connect(readOnly = false) {
     sudo: { mode: 'none' },
     server: { readOnly },
   });
-  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log };
+  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs') };
   const base = testDeps({ config });
   const deps = { ...base, tools: allTools, services };
   const server = createMcpServer(createCore(deps), 'stdio');
@@ -71,8 +71,15 @@ describe('tool definitions', () => {
       expect(JSON.stringify(t.outputSchema)).not.toContain('$ref');
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    for (const name of ['status', 'logs', 'health']) {
+    for (const name of ['status', 'logs', 'health', 'job_status']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    }
+    // Honest about what can hurt: these remove or invalidate something.
+    for (const name of ['deploy_blue_green', 'stop', 'reset_oauth', 'release_lock']) {
+      expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+    }
+    for (const name of ['rollback', 'restart', 'recover']) {
+      expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     }
   });
 
@@ -83,6 +90,7 @@ describe('tool definitions', () => {
     for (const t of tools) expect(t.annotations?.readOnlyHint, t.name).toBe(true);
     const readTools = allTools.filter((t) => t.access === 'read').map((t) => t.name).sort();
     expect(tools.map((t) => t.name).sort()).toEqual(readTools);
+    expect(readTools).toEqual(['health', 'job_status', 'logs', 'status']);
   });
 });
 
@@ -106,6 +114,18 @@ const badInputs: Array<[string, Record<string, unknown>, RegExp]> = [
   ['logs', { max_bytes: 10 }, /max_bytes/],
   ['health', { timeout_ms: 10 }, /timeout_ms/],
   ['health', { timeout_ms: 1e9 }, /timeout_ms/],
+  ['deploy_blue_green', { ref: '--upload-pack=touch /tmp/x' }, /ref/],
+  ['deploy_blue_green', { ref: 'main; reboot' }, /ref/],
+  ['deploy_blue_green', { ref: '$(id)' }, /ref/],
+  ['deploy_blue_green', { wait_seconds: 601 }, /wait_seconds/],
+  ['deploy_blue_green', { pull: 'yes' }, /pull/],
+  ['stop', { container: 'loop-api-blue' }, /confirm/],
+  ['stop', { container: 'x; reboot', confirm: 'x; reboot' }, /container/],
+  ['reset_oauth', {}, /confirm must be the app name/],
+  ['reset_oauth', { confirm: 'yes' }, /confirm must be the app name/],
+  ['release_lock', {}, /confirm/],
+  ['job_status', { job_id: '../../etc' }, /job_id/],
+  ['job_status', { wait_seconds: 301 }, /wait_seconds/],
 ];
 
 describe('bad input', () => {

@@ -1,0 +1,415 @@
+/**
+ * Switching traffic between colors by rewriting nginx's upstream include:
+ *
+ *   render → skip if it already routes to the target → keep the current file
+ *   as <stateDir>/upstream.prev → put the new one in place by rename →
+ *   `nginx -t` → on failure put the old one back → reload → read back.
+ *
+ * A reload drains the old workers gracefully. The file is written over SFTP
+ * when the SSH user may write it, else through sudo (detected on the first
+ * "permission denied" and remembered per path).
+ */
+import { posix } from 'node:path';
+import type { Config } from '../config.js';
+import type { SshPool } from '../ssh/pool.js';
+import { readFileIfExists, readSmallFiles, writeFileAtomic } from '../ssh/files.js';
+import { assertStateDir, ensureStateDirArgv } from './lock.js';
+import { parseUpstream, renderUpstream, type Color, type UpstreamInfo } from './upstream.js';
+
+export const upstreamPrevFile = (stateDir: string) => posix.join(assertStateDir(stateDir), 'upstream.prev');
+
+/** What nginx printed, cut to this many characters for messages. */
+export const NGINX_OUTPUT_MAX = 1024;
+const UPSTREAM_MAX_BYTES = 64 * 1024;
+const NGINX_TIMEOUT_MS = 30_000;
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
+/** Same alphabet parseUpstream accepts for the header's deployment id (and no newline can enter the file). */
+const DEPLOYMENT_ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export type SwitchStage = 'write' | 'test' | 'reload' | 'verify';
+
+/** A switch that did not happen; says what was done about it. */
+export class UpstreamSwitchError extends Error {
+  readonly hint: string;
+  constructor(
+    message: string,
+    readonly stage: SwitchStage,
+    /** The (trimmed) output of nginx -t / reload, if any. */
+    readonly output: string,
+    /** The previous file is back in place (and, after a failed reload, loaded again). */
+    readonly restored: boolean,
+    hint: string,
+  ) {
+    super(message);
+    this.name = 'UpstreamSwitchError';
+    this.hint = hint;
+  }
+}
+
+/** Trims nginx output to ≤ NGINX_OUTPUT_MAX characters, one message. */
+export function trimNginxOutput(text: string): string {
+  const t = text.replace(/\r/g, '').trim();
+  return t.length <= NGINX_OUTPUT_MAX ? t : `${t.slice(0, NGINX_OUTPUT_MAX - 1)}…`;
+}
+
+const errCode = (err: unknown): unknown => (err as { code?: unknown } | null)?.code;
+const isPermissionDenied = (err: unknown) =>
+  errCode(err) === SFTP_PERMISSION_DENIED || (err instanceof Error && /permission denied/i.test(err.message));
+
+/** Paths the SSH user could not write over SFTP: written through sudo from then on. */
+const needsSudo = new Set<string>();
+
+async function readRemote(pool: SshPool, path: string, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    const [text] = await readSmallFiles(pool, [{ path, maxBytes: UPSTREAM_MAX_BYTES }], signal);
+    return text;
+  } catch (err) {
+    if (!isPermissionDenied(err)) throw err;
+    return readFileIfExists(pool, path, { sudo: true, signal });
+  }
+}
+
+/** Writes the upstream file atomically; plain SFTP first, sudo when that is refused. */
+async function writeUpstreamFile(pool: SshPool, path: string, content: string, signal?: AbortSignal): Promise<void> {
+  if (!needsSudo.has(path)) {
+    try {
+      await writeFileAtomic(pool, path, content, { mode: 0o644, signal });
+      return;
+    } catch (err) {
+      if (!isPermissionDenied(err)) throw err;
+      needsSudo.add(path);
+    }
+  }
+  await writeFileAtomic(pool, path, content, { mode: 0o644, sudo: true, signal });
+}
+
+async function removeUpstreamFile(pool: SshPool, path: string): Promise<void> {
+  await pool.run(['rm', '-f', '--', path], { sudo: needsSudo.has(path), timeoutMs: 15_000 });
+}
+
+/** The upstream file as it is on the NAS, and what it says. */
+export async function readUpstream(
+  pool: SshPool,
+  config: Config,
+  signal?: AbortSignal,
+): Promise<{ text: string | undefined; info: UpstreamInfo }> {
+  const text = await readRemote(pool, config.nginx.upstreamFile, signal);
+  return { text, info: parseUpstream(text ?? '', config.app.colorPorts) };
+}
+
+interface NginxRun {
+  ok: boolean;
+  output: string;
+}
+
+async function runNginx(pool: SshPool, config: Config, argv: readonly string[]): Promise<NginxRun> {
+  try {
+    const r = await pool.exec(argv, { sudo: config.nginx.useSudo, timeoutMs: NGINX_TIMEOUT_MS });
+    const output = trimNginxOutput([r.stderr, r.stdout].filter((s) => s.trim()).join('\n'));
+    return { ok: r.code === 0, output: output || (r.code === 0 ? '' : `exit ${r.code ?? r.signal}`) };
+  } catch (err) {
+    return { ok: false, output: trimNginxOutput(err instanceof Error ? err.message : String(err)) };
+  }
+}
+
+const cmd = (argv: readonly string[]) => argv.join(' ');
+
+// ---------------------------------------------------------------- cut-over
+//
+// `nginx -s reload` returns once the master got SIGHUP. The master then
+// parses the config, forks new workers, sleeps 100 ms ("allow new processes
+// to start") and only then tells the old workers to stop accepting. In that
+// window new connections still reach the OLD upstream (measured on the
+// sandbox: ~100-170 ms after the reload returned). We watch the workers via
+// /proc (no ps dependency, no sudo) until the old ones are gone or shutting
+// down. Best effort: if nginx processes cannot be seen, the cut-over time is
+// unknown and we do not wait.
+
+/** Lists processes whose title starts with "nginx: " as "PID PPID TITLE" lines, from /proc. */
+export const NGINX_PROCS_ARGV: readonly string[] = [
+  '/bin/sh',
+  '-c',
+  [
+    `grep -las '^nginx: ' /proc/[0-9]*/cmdline | while IFS= read -r f; do`,
+    '  d=${f%/cmdline}',
+    '  s=$(cat "$d/stat" 2>/dev/null) || continue',
+    '  s=${s##*) }',
+    '  set -- $s',
+    `  t=$(tr '\\0' ' ' < "$f" 2>/dev/null)`,
+    `  printf '%s %s %s\\n' "\${d#/proc/}" "$2" "$t"`,
+    'done',
+    'exit 0',
+  ].join('\n'),
+];
+
+export interface NginxProc {
+  pid: number;
+  ppid: number;
+  title: string;
+}
+
+export function parseNginxProcs(text: string): NginxProc[] {
+  const out: NginxProc[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\d+) (\d+) (nginx: .*)$/.exec(line.trimEnd());
+    if (m) out.push({ pid: Number(m[1]), ppid: Number(m[2]), title: m[3]!.trim().replace(/\s+/g, ' ') });
+  }
+  return out;
+}
+
+const isAcceptingWorker = (p: NginxProc) => /^nginx: worker process$/.test(p.title);
+
+/**
+ * Given the nginx processes before a reload and now: undefined while the
+ * reload has not visibly happened; else whether every old worker of the
+ * reloaded master(s) stopped accepting (exited, or "is shutting down").
+ */
+export function oldWorkersRetired(before: NginxProc[], now: NginxProc[]): boolean | undefined {
+  const beforePids = new Set(before.map((p) => p.pid));
+  // A master that has a worker it did not have before was reloaded.
+  const reloaded = new Set(now.filter((p) => p.title.startsWith('nginx: worker process') && !beforePids.has(p.pid)).map((p) => p.ppid));
+  if (reloaded.size === 0) return undefined;
+  const nowByPid = new Map(now.map((p) => [p.pid, p]));
+  return before
+    .filter((p) => isAcceptingWorker(p) && reloaded.has(p.ppid))
+    .every((p) => {
+      const cur = nowByPid.get(p.pid);
+      return !cur || cur.ppid !== p.ppid || !isAcceptingWorker(cur);
+    });
+}
+
+async function listNginxProcs(pool: SshPool): Promise<NginxProc[] | undefined> {
+  try {
+    const r = await pool.exec(NGINX_PROCS_ARGV, { timeoutMs: 10_000 });
+    if (r.code !== 0) return undefined;
+    const procs = parseNginxProcs(r.stdout);
+    return procs.length > 0 ? procs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CUTOVER_MAX_WAIT_MS = 3_000;
+const CUTOVER_POLL_MS = 20;
+
+/** Waits until the old workers stopped accepting; true when seen, false when it could not be told. */
+async function waitCutover(pool: SshPool, before: NginxProc[] | undefined): Promise<boolean> {
+  if (!before) return false;
+  const end = performance.now() + CUTOVER_MAX_WAIT_MS;
+  while (performance.now() < end) {
+    const now = await listNginxProcs(pool);
+    if (!now) return false;
+    if (oldWorkersRetired(before, now) === true) return true;
+    await new Promise((r) => setTimeout(r, CUTOVER_POLL_MS));
+  }
+  return false;
+}
+
+/**
+ * Puts `next` in place of `prev` and makes nginx load it; on any failure puts
+ * `prev` back (and reloads it, if a reload had been attempted) and throws
+ * UpstreamSwitchError. Not abortable: once the file is replaced, this either
+ * completes or restores. After the reload, waits (≤ 3 s) until nginx's old
+ * workers stopped accepting, so new connections reach the new upstream.
+ */
+async function applyUpstream(
+  pool: SshPool,
+  config: Config,
+  next: string,
+  prev: string | undefined,
+  what: string,
+  liveDesc: string,
+  t0: number,
+): Promise<{ testOutput: string; reloadMs: number; cutoverMs: number | undefined }> {
+  const file = config.nginx.upstreamFile;
+  const putBack = async (): Promise<string | undefined> => {
+    try {
+      if (prev === undefined) await removeUpstreamFile(pool, file);
+      else await writeUpstreamFile(pool, file, prev);
+      return undefined;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  };
+
+  try {
+    await writeUpstreamFile(pool, file, next);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    // The rename is atomic: usually the old file is still there untouched. Put it back only if not.
+    const onDisk = await readRemote(pool, file).then(
+      (t) => ({ t }),
+      () => undefined,
+    );
+    const restoreErr = onDisk && onDisk.t === prev ? undefined : await putBack();
+    throw new UpstreamSwitchError(
+      `could not write ${file} for ${what}: ${msg}${restoreErr ? `; restoring the previous file also failed: ${restoreErr}` : ''}`,
+      'write',
+      '',
+      !restoreErr,
+      `Check that the SSH user (or sudo) may write ${posix.dirname(file)}. nginx was not reloaded; traffic is unchanged (${liveDesc}).`,
+    );
+  }
+
+  const [test, procsBefore] = await Promise.all([runNginx(pool, config, config.nginx.testCommand), listNginxProcs(pool)]);
+  if (!test.ok) {
+    const restoreErr = await putBack();
+    throw new UpstreamSwitchError(
+      restoreErr
+        ? `nginx rejected the configuration for ${what}, and putting the previous ${file} back FAILED (${restoreErr}); ` +
+            `nginx still runs the old configuration but the file on disk is the rejected one. nginx -t said:\n${test.output}`
+        : `nginx rejected the configuration for ${what}; the previous ${file} is back in place and nginx was not reloaded ` +
+            `(traffic unchanged: ${liveDesc}). nginx -t said:\n${test.output}`,
+      'test',
+      test.output,
+      !restoreErr,
+      restoreErr
+        ? `Put a valid upstream back by hand before anything reloads nginx, then run \`${cmd(config.nginx.testCommand)}\`.`
+        : `Fix the nginx configuration on the NAS (\`${cmd(config.nginx.testCommand)}\` shows the error), then retry.`,
+    );
+  }
+
+  const reload = await runNginx(pool, config, config.nginx.reloadCommand);
+  if (!reload.ok) {
+    const restoreErr = await putBack();
+    let reloadedOld = false;
+    let retry: NginxRun | undefined;
+    if (!restoreErr) {
+      const t = await runNginx(pool, config, config.nginx.testCommand);
+      if (t.ok) {
+        retry = await runNginx(pool, config, config.nginx.reloadCommand);
+        reloadedOld = retry.ok;
+      } else retry = t;
+    }
+    throw new UpstreamSwitchError(
+      `nginx reload failed for ${what}: ${reload.output}; ` +
+        (restoreErr
+          ? `putting the previous ${file} back also failed (${restoreErr})`
+          : reloadedOld
+            ? `the previous ${file} is back in place and loaded (${liveDesc})`
+            : `the previous ${file} is back in place but reloading it failed too: ${retry?.output ?? ''}`),
+      'reload',
+      reload.output,
+      !restoreErr && reloadedOld,
+      `Check that nginx runs and that \`${cmd(config.nginx.reloadCommand)}\` works on the NAS${config.nginx.useSudo ? ' (through sudo)' : ''}; status shows which color serves.`,
+    );
+  }
+  const reloadMs = performance.now() - t0;
+  const seen = await waitCutover(pool, procsBefore);
+  return { testOutput: test.output, reloadMs, cutoverMs: seen ? performance.now() - t0 : undefined };
+}
+
+export interface SwitchResult {
+  changed: boolean;
+  /** The color the file routed to before (undefined: none, or not one of ours). */
+  previousColor: Color | undefined;
+  /** `nginx -t` output ('' when nothing changed). */
+  testOutput: string;
+  /** From the start of the switch to `nginx -s reload` returning (ms). */
+  durationMs: number;
+  /**
+   * From the start of the switch to the moment nginx's old workers stopped
+   * accepting connections (ms): from then on every new connection goes to
+   * the target. Undefined when that could not be observed (no /proc access)
+   * or nothing changed.
+   */
+  cutoverMs: number | undefined;
+}
+
+/**
+ * Routes traffic to `target`. Call it holding the deploy lock. `force`
+ * reloads even if the file already routes to the target (e.g. after a crash
+ * between write and reload). The signal is honoured until the new file is
+ * written; after that the switch completes or restores.
+ */
+export async function switchUpstream(
+  pool: SshPool,
+  config: Config,
+  target: Color,
+  deploymentId: string,
+  opts: { signal?: AbortSignal; force?: boolean } = {},
+): Promise<SwitchResult> {
+  const t0 = performance.now();
+  if (!DEPLOYMENT_ID_RE.test(deploymentId)) {
+    throw new Error(`deployment id must match ${DEPLOYMENT_ID_RE.source}: ${JSON.stringify(deploymentId.slice(0, 140))}`);
+  }
+  if (target !== 'blue' && target !== 'green') throw new Error(`unknown color: ${String(target)}`);
+  const stateDir = assertStateDir(config.state.dir);
+  const { text: current, info } = await readUpstream(pool, config, opts.signal);
+  const liveDesc = info.color ? `on ${info.color}` : `on ${info.servers.join(', ') || 'no server'}`;
+
+  if (info.color === target && !opts.force) {
+    return { changed: false, previousColor: info.color, testOutput: '', durationMs: performance.now() - t0, cutoverMs: undefined };
+  }
+
+  const next = renderUpstream({ app: config.app.name, color: target, ports: config.app.colorPorts, deploymentId, at: new Date() });
+  await savePrevious(pool, stateDir, current, opts.signal);
+  if (opts.signal?.aborted) throw new Error('the switch was cancelled before the upstream file was replaced; traffic is unchanged');
+
+  const what = `${target} (deployment ${deploymentId})`;
+  const { testOutput, reloadMs, cutoverMs } = await applyUpstream(pool, config, next, current, what, liveDesc, t0);
+
+  const back = await readUpstream(pool, config);
+  if (back.info.color !== target) {
+    throw new UpstreamSwitchError(
+      `after switching to ${target}, ${config.nginx.upstreamFile} routes to ${back.info.color ?? (back.info.servers.join(', ') || 'nothing')}: someone else changed it`,
+      'verify',
+      testOutput,
+      false,
+      'Something else writes the upstream file (another deploy tool, a hand edit). Check status before any further action.',
+    );
+  }
+  return { changed: true, previousColor: info.color, testOutput, durationMs: reloadMs, cutoverMs };
+}
+
+/** Keeps the file being replaced as <stateDir>/upstream.prev (removed if there was none). */
+async function savePrevious(pool: SshPool, stateDir: string, current: string | undefined, signal?: AbortSignal): Promise<void> {
+  const prevFile = upstreamPrevFile(stateDir);
+  if (current === undefined) {
+    await pool.run(['rm', '-f', '--', prevFile], { timeoutMs: 15_000, signal });
+    return;
+  }
+  try {
+    await writeFileAtomic(pool, prevFile, current, { mode: 0o644, signal });
+  } catch (err) {
+    if (errCode(err) !== SFTP_NO_SUCH_FILE) throw err;
+    await pool.run(ensureStateDirArgv(stateDir), { timeoutMs: 15_000, signal });
+    await writeFileAtomic(pool, prevFile, current, { mode: 0o644, signal });
+  }
+}
+
+export interface RestoreResult {
+  /** The file content changed (false: it already was the saved one; nginx was still tested and reloaded). */
+  changed: boolean;
+  /** The color now routed to. */
+  color: Color | undefined;
+  /** The color routed to before the restore. */
+  previousColor: Color | undefined;
+  testOutput: string;
+  /** Start → reload returned (ms). */
+  durationMs: number;
+  /** Start → old workers stopped accepting (ms); undefined if not observable. */
+  cutoverMs: number | undefined;
+}
+
+/**
+ * Puts <stateDir>/upstream.prev back in place, tests and reloads (recovery).
+ * Idempotent: upstream.prev is kept, and a second call only reloads.
+ */
+export async function restorePreviousUpstream(pool: SshPool, config: Config): Promise<RestoreResult> {
+  const t0 = performance.now();
+  const stateDir = assertStateDir(config.state.dir);
+  const [saved] = await readSmallFiles(pool, [{ path: upstreamPrevFile(stateDir), maxBytes: UPSTREAM_MAX_BYTES }]);
+  if (saved === undefined) {
+    const err = new Error(`no previous upstream is saved (${upstreamPrevFile(stateDir)} does not exist)`);
+    Object.assign(err, { hint: 'Nothing to restore: no switch was made from this state dir. Status shows which color serves.' });
+    throw err;
+  }
+  const { text: current, info } = await readUpstream(pool, config);
+  const liveDesc = info.color ? `on ${info.color}` : `on ${info.servers.join(', ') || 'no server'}`;
+  const savedInfo = parseUpstream(saved, config.app.colorPorts);
+  const what = `the saved previous upstream (${savedInfo.color ?? 'unknown color'})`;
+  const { testOutput, reloadMs, cutoverMs } = await applyUpstream(pool, config, saved, current, what, liveDesc, t0);
+  return { changed: current !== saved, color: savedInfo.color, previousColor: info.color, testOutput, durationMs: reloadMs, cutoverMs };
+}

@@ -1,0 +1,67 @@
+/**
+ * Running an engine operation as a job from a tool call: start it, pass its
+ * progress to the client as MCP progress notifications while waiting a
+ * bounded time, then answer with the outcome or, if it is still running, the
+ * job id to follow with job_status. The job does not stop when the call does.
+ */
+import { z } from 'zod';
+import type { JobHandle, JobSnapshot } from '../jobs.js';
+import type { Services } from '../services.js';
+import { ToolError, type ToolContext } from './types.js';
+
+export const jobOutputShape = {
+  jobId: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  phase: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  progress: z.array(z.string()).describe('Newest progress messages, oldest first'),
+  result: z.record(z.string(), z.unknown()).nullable().describe('The outcome once finished'),
+};
+
+export const waitSecondsInput = z
+  .number()
+  .int()
+  .min(0)
+  .max(600)
+  .optional()
+  .describe('How long to wait for the outcome before returning the job id (0-600 s; default from config, 45 s).');
+
+export function jobView(j: JobSnapshot, lastN = 15) {
+  return {
+    jobId: j.id,
+    state: j.state,
+    phase: j.phase,
+    startedAt: j.startedAt,
+    endedAt: j.endedAt,
+    progress: j.progress.slice(-lastN),
+    result: j.result,
+  };
+}
+
+export function jobText(j: JobSnapshot): string {
+  const head =
+    j.state === 'running'
+      ? `job ${j.id} is still running (phase ${j.phase}); call job_status with job_id "${j.id}" to follow it`
+      : `job ${j.id} ${j.state}`;
+  const res = j.result ? `\n${JSON.stringify(j.result, null, 1).slice(0, 4000)}` : '';
+  return `${head}${res}\nlast progress: ${j.progress.slice(-5).join(' | ')}`;
+}
+
+/** Starts `run` as a job and waits for it as the tool's answer. Failures become isError with a hint. */
+export async function runAsJob(
+  svc: Services,
+  ctx: ToolContext,
+  kind: string,
+  waitSeconds: number | undefined,
+  run: (h: JobHandle) => Promise<Record<string, unknown>>,
+) {
+  const started = svc.jobs.start(kind, run);
+  const wait = (waitSeconds ?? svc.config.deploy.toolWaitSeconds) * 1000;
+  const j = (await svc.jobs.wait(started.id, wait, (m) => void ctx.progress(m), ctx.signal)) ?? started;
+  if (j.state === 'failed') {
+    const detail = j.result ? `\n${JSON.stringify(j.result, null, 1).slice(0, 4000)}` : '';
+    throw new ToolError(`${kind} failed: ${j.error ?? 'unknown error'}${detail}`, j.hint ?? 'Run status to see the state of the app.', 'operation_failed');
+  }
+  return { structured: jobView(j), text: jobText(j) };
+}

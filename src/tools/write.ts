@@ -1,0 +1,228 @@
+/**
+ * The write tools. Each goes through the guard (scope ops:write, audit,
+ * redaction) and the engine (NAS lock, journal, history). Long ones run as
+ * jobs (see jobs.ts).
+ */
+import { z } from 'zod';
+import { BlueGreen } from '../bluegreen/engine.js';
+import type { Services } from '../services.js';
+import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
+import { defineTool, ToolError } from './types.js';
+
+const containerName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name');
+
+export const deployTool = defineTool({
+  name: 'deploy_blue_green',
+  title: 'Deploy (blue-green, zero downtime)',
+  description:
+    'Deploys a new version of the app with zero downtime: optionally `git pull --ff-only` (or a given ref) of the app checkout on the NAS, ' +
+    'builds a new immutable image, starts it as the idle color beside the live one, waits until it is healthy, switches nginx to it, ' +
+    'verifies through the front, and keeps the old color for instant rollback. Any failure before or during verification leaves or puts ' +
+    'traffic back on the old color and reports why with the new container\'s last log lines. Use dry_run first to see the plan. ' +
+    'Runs as a job: if it takes longer than wait_seconds, the answer carries a job id for job_status.',
+  inputSchema: {
+    pull: z.boolean().default(true).describe('git pull --ff-only the checkout on the NAS before building (ignored when ref is given).'),
+    ref: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^(?!-)[A-Za-z0-9._/-]+$/, 'a branch, tag or commit')
+      .optional()
+      .describe('Deploy this branch, tag or commit instead of pulling.'),
+    dry_run: z.boolean().default(false).describe('Only return the plan (every step and command); change nothing.'),
+    wait_seconds: waitSecondsInput,
+  },
+  outputSchema: {
+    ...jobOutputShape,
+    jobId: jobOutputShape.jobId.nullable(),
+    state: z.enum(['running', 'succeeded', 'failed', 'planned']),
+    startedAt: z.string().nullable(),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) => {
+    const bg = new BlueGreen(svc);
+    const who = { caller: ctx.caller.id };
+    if (args.dry_run) {
+      const plan = await bg.deploy({ pull: args.pull, ref: args.ref, dryRun: true }, who, () => {}, ctx.signal);
+      const steps = (plan.steps as Array<{ step: string; detail: string }>).map((s, i) => `${i + 1}. ${s.step}: ${s.detail}`).join('\n');
+      return {
+        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: plan },
+        text: `dry run: ${String(plan.message)}\n${steps}`,
+      };
+    }
+    return runAsJob(svc, ctx, 'deploy', args.wait_seconds, (h) =>
+      bg.deploy({ pull: args.pull, ref: args.ref, dryRun: false }, who, (m) => h.progress(m)),
+    );
+  },
+});
+
+export const rollbackTool = defineTool({
+  name: 'rollback',
+  title: 'Roll back to the previous color',
+  description:
+    'Switches traffic back to the other color (the previous version). If that container is stopped it is started and health-gated first; ' +
+    'if it is running this takes a few seconds. Verifies through the front and switches back if that fails. Use after a bad deploy.',
+  inputSchema: { wait_seconds: waitSecondsInput },
+  outputSchema: jobOutputShape,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) =>
+    runAsJob(svc, ctx, 'rollback', args.wait_seconds, (h) => new BlueGreen(svc).rollback({ caller: ctx.caller.id }, (m) => h.progress(m))),
+});
+
+export const restartTool = defineTool({
+  name: 'restart',
+  title: 'Restart the live container',
+  description:
+    'Restarts the live color\'s container (for config-only changes) and waits until it is healthy again. Requests fail while it restarts; ' +
+    'for a change without downtime, deploy instead.',
+  inputSchema: { wait_seconds: waitSecondsInput },
+  outputSchema: jobOutputShape,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) =>
+    runAsJob(svc, ctx, 'restart', args.wait_seconds, (h) => new BlueGreen(svc).restart({ caller: ctx.caller.id }, (m) => h.progress(m))),
+});
+
+export const stopTool = defineTool({
+  name: 'stop',
+  title: 'Stop a container',
+  description:
+    'Stops one container of the app (a color) or a watched sibling. Destructive: `confirm` must repeat the container name. ' +
+    'Refuses to stop the live color (all traffic would fail) unless `force` is also true.',
+  inputSchema: {
+    container: containerName.describe('The container to stop, e.g. loop-api-green.'),
+    confirm: z.string().max(128).describe('Repeat the container name exactly to confirm.'),
+    force: z.boolean().default(false).describe('Allow stopping the live color (causes an outage).'),
+  },
+  outputSchema: { operationId: z.string(), container: z.string(), state: z.string(), wasLive: z.boolean() },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) => {
+    const r = await new BlueGreen(svc).stop(args.container, args.confirm, args.force, { caller: ctx.caller.id }, ctx.signal);
+    const out = { operationId: String(r.operationId), container: String(r.container), state: String(r.state), wasLive: Boolean(r.wasLive) };
+    return { structured: out, text: `${out.container} is ${out.state}${out.wasLive ? ' — it was the LIVE color: requests fail until another color is live' : ''}` };
+  },
+});
+
+export const resetOauthTool = defineTool({
+  name: 'reset_oauth',
+  title: 'Reset OAuth keys and DB (with backup)',
+  description:
+    "Resets the app's OAuth signing keys and database, like the old rebuild-all, but nothing is lost: both are moved into a timestamped " +
+    'backup directory on the NAS (never deleted), then the app containers are recreated and health-checked. Every issued token stops working. ' +
+    'Destructive: `confirm` must be the app name. Use dry_run to see the plan and backup path.',
+  inputSchema: {
+    confirm: z.string().max(128).optional().describe('The app name (e.g. loop-api), to confirm. Not needed with dry_run.'),
+    dry_run: z.boolean().default(false).describe('Only return the plan; change nothing.'),
+    wait_seconds: waitSecondsInput,
+  },
+  outputSchema: { ...jobOutputShape, jobId: jobOutputShape.jobId.nullable(), state: z.enum(['running', 'succeeded', 'failed', 'planned']), startedAt: z.string().nullable() },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) => {
+    const bg = new BlueGreen(svc);
+    const who = { caller: ctx.caller.id };
+    if (args.dry_run) {
+      const plan = await bg.resetOauth(true, who, () => {}, ctx.signal);
+      return {
+        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: plan },
+        text: `dry run (nothing changed); backup would go to ${String(plan.backupDir)}:\n${(plan.steps as string[]).map((s, i) => `${i + 1}. ${s}`).join('\n')}`,
+      };
+    }
+    if (args.confirm !== svc.config.app.name) {
+      throw new ToolError(`confirm must be the app name ("${svc.config.app.name}")`, 'This invalidates every OAuth token; run with dry_run first, then confirm.', 'confirm');
+    }
+    return runAsJob(svc, ctx, 'reset_oauth', args.wait_seconds, (h) => bg.resetOauth(false, who, (m) => h.progress(m)));
+  },
+});
+
+export const recoverTool = defineTool({
+  name: 'recover',
+  title: 'Recover an interrupted operation',
+  description:
+    'Finishes or undoes an operation that was cut off (the server died mid-deploy): keeps traffic on a healthy color (switching back if the ' +
+    'new one is unhealthy), stops a new color that was never switched to, records the outcome and releases the stale lock. ' +
+    'Use when status shows an interrupted operation or a lock whose holder is gone.',
+  inputSchema: {},
+  outputSchema: {
+    recovered: z.boolean(),
+    operationId: z.string().nullable(),
+    phaseWhenCut: z.string().nullable(),
+    liveColor: z.string().nullable(),
+    actions: z.array(z.string()),
+    message: z.string().nullable(),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (_args, ctx) => {
+    const running = new Set(svc.jobs.running().map((j) => j.id));
+    const r = await new BlueGreen(svc).recover({ caller: ctx.caller.id }, (m) => void ctx.progress(m), (id) => running.has(id), ctx.signal);
+    const out = {
+      recovered: Boolean(r.recovered),
+      operationId: (r.operationId as string | undefined) ?? null,
+      phaseWhenCut: (r.phaseWhenCut as string | null | undefined) ?? null,
+      liveColor: (r.liveColor as string | null | undefined) ?? null,
+      actions: (r.actions as string[] | undefined) ?? [],
+      message: (r.message as string | undefined) ?? null,
+    };
+    return { structured: out, text: out.recovered ? `recovered ${out.operationId}: ${out.actions.join('; ')}` : String(out.message) };
+  },
+});
+
+export const releaseLockTool = defineTool({
+  name: 'release_lock',
+  title: 'Release the deploy lock',
+  description:
+    'Releases the deploy lock held by an operation whose holder is gone. `confirm` must be the lock\'s operation id (status shows it). ' +
+    'Prefer recover, which also checks traffic; use this only when you know the holder is not running.',
+  inputSchema: { confirm: z.string().min(1).max(128).describe("The lock's operation id, exactly as status shows it.") },
+  outputSchema: {
+    released: z.boolean(),
+    operationId: z.string().nullable(),
+    holder: z.string().nullable(),
+    since: z.string().nullable(),
+    message: z.string().nullable(),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) => {
+    const running = svc.jobs.running();
+    if (running.some((j) => j.id === args.confirm)) throw new ToolError(`${args.confirm} is running in this server right now`, 'Wait for it; job_status shows its progress.', 'busy');
+    const r = await new BlueGreen(svc).releaseLock(args.confirm, ctx.signal);
+    const out = {
+      released: Boolean(r.released),
+      operationId: (r.operationId as string | undefined) ?? null,
+      holder: (r.holder as string | undefined) ?? null,
+      since: (r.since as string | undefined) ?? null,
+      message: (r.message as string | undefined) ?? null,
+    };
+    return { structured: out, text: out.released ? `released the lock of ${out.operationId} (held by ${out.holder} since ${out.since})` : String(out.message) };
+  },
+});
+
+export const jobStatusTool = defineTool({
+  name: 'job_status',
+  title: 'Job status',
+  description:
+    'Progress and outcome of a long operation started by deploy_blue_green, rollback, restart or reset_oauth in this server. ' +
+    'Without job_id: the most recent job. wait_seconds lets you wait for it to finish. After a server restart, use status instead.',
+  inputSchema: {
+    job_id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'a job id').optional().describe('The job id returned by the write tool.'),
+    wait_seconds: z.number().int().min(0).max(300).default(0).describe('Wait up to this long for the job to finish (0-300 s).'),
+  },
+  outputSchema: { ...jobOutputShape, kind: z.string(), error: z.string().nullable(), hint: z.string().nullable() },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  access: 'read',
+  handler: (svc: Services) => async (args, ctx) => {
+    const id = args.job_id ?? svc.jobs.list()[0]?.id;
+    if (!id) throw new ToolError('no job has run in this server yet', 'status shows the recent deployments recorded on the NAS.', 'not_found');
+    const j = args.wait_seconds > 0 ? await svc.jobs.wait(id, args.wait_seconds * 1000, (m) => void ctx.progress(m), ctx.signal) : svc.jobs.get(id);
+    if (!j) throw new ToolError(`no job ${id} in this server`, 'Jobs live in memory: after a restart, status shows what happened.', 'not_found');
+    return {
+      structured: { ...jobView(j, 50), kind: j.kind, error: j.error, hint: j.hint },
+      text: `${jobText(j)}${j.error ? `\nerror: ${j.error}` : ''}${j.hint ? `\nhint: ${j.hint}` : ''}`,
+    };
+  },
+});

@@ -1,0 +1,70 @@
+/**
+ * Continuous traffic through the sandbox's nginx front while something
+ * happens: counts every request that did not answer 200 and records the
+ * versions served. Bounded: stops when told, or after `maxMs`.
+ */
+import { Agent, request } from 'node:http';
+
+export interface LoadReport {
+  requests: number;
+  failures: number;
+  failureSamples: string[];
+  /** Versions in the order they were first seen. */
+  versions: string[];
+  /** The version answered by the last request. */
+  lastVersion: string | undefined;
+}
+
+export function startLoad(frontUrl: string, opts: { concurrency?: number; path?: string; maxMs?: number } = {}) {
+  const url = new URL(opts.path ?? '/health', frontUrl);
+  // Keep-alive like a browser or an API client: connections survive nginx reloads gracefully.
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 4 });
+  const report: LoadReport = { requests: 0, failures: 0, failureSamples: [], versions: [], lastVersion: undefined };
+  let stopped = false;
+  const deadline = Date.now() + (opts.maxMs ?? 300_000);
+
+  const once = () =>
+    new Promise<void>((resolve) => {
+      const req = request(url, { agent, timeout: 5_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          report.requests++;
+          if (res.statusCode !== 200) {
+            report.failures++;
+            if (report.failureSamples.length < 10) report.failureSamples.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`);
+          } else {
+            const v = /"version":"([^"]+)"/.exec(body)?.[1];
+            if (v) {
+              report.lastVersion = v;
+              if (!report.versions.includes(v)) report.versions.push(v);
+            }
+          }
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => {
+        report.requests++;
+        report.failures++;
+        if (report.failureSamples.length < 10) report.failureSamples.push(e.message);
+        resolve();
+      });
+      req.end();
+    });
+
+  const workers = Array.from({ length: opts.concurrency ?? 4 }, async () => {
+    while (!stopped && Date.now() < deadline) await once();
+  });
+
+  return {
+    report,
+    async stop(): Promise<LoadReport> {
+      stopped = true;
+      await Promise.all(workers);
+      agent.destroy();
+      return report;
+    },
+  };
+}
