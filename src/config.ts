@@ -126,7 +126,7 @@ const deploySchema = z
     keepPrevious: z.enum(['running', 'stopped']).default('running'),
     buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
     /** Rollback's health gate when the previous color must be started first. */
-    rollbackVerifySeconds: z.number().int().min(0).max(600).default(2),
+    rollbackVerifySeconds: z.number().int().min(0).max(600).default(1),
     /** How long a write tool waits for its job before returning the job id. */
     toolWaitSeconds: z.number().int().min(0).max(3_600).default(45),
   })
@@ -163,6 +163,48 @@ const logSchema = z
   })
   .strict();
 
+/** Loopback hosts for which plain http is accepted in auth.oauth.publicBaseUrl (local demo, tests). */
+const LOOPBACK_URL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const oauthSchema = z
+  .object({
+    /** Built-in OAuth 2.1 authorization server (ChatGPT / Claude connectors). */
+    enabled: z.boolean().default(false),
+    /**
+     * The https origin the server is reached at (behind the reverse proxy), e.g.
+     * `https://ops.example.com`. It is the issuer; `<publicBaseUrl>/mcp` is the
+     * protected resource. Never derived from request headers.
+     */
+    publicBaseUrl: z
+      .url()
+      .refine((u) => {
+        const x = new URL(u);
+        return x.protocol === 'https:' || (x.protocol === 'http:' && LOOPBACK_URL_HOSTS.has(x.hostname));
+      }, 'must be https (plain http only for localhost / 127.0.0.1)')
+      .refine((u) => {
+        const x = new URL(u);
+        return (x.pathname === '/' || x.pathname === '') && !x.search && !x.hash && !x.username && !x.password;
+      }, 'must be an origin only (scheme://host[:port]), without path, query or fragment')
+      .optional(),
+    /** JSON file where clients, grants and refresh tokens persist (hashes only), mode 0600. */
+    stateFile: z.string().min(1).optional(),
+    accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3_600),
+    refreshTokenTtlDays: z.number().int().min(1).max(365).default(30),
+  })
+  .strict();
+
+const authSchema = z
+  .object({
+    oauth: oauthSchema.default(() => oauthSchema.parse({})),
+    /**
+     * Express `trust proxy`: false (default: the socket address is the client),
+     * true, or the number of proxy hops to trust. Affects only the client IP used
+     * for rate limiting and passphrase throttling; URLs come from publicBaseUrl.
+     */
+    trustProxy: z.union([z.boolean(), z.number().int().min(0).max(10)]).default(false),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     nas: nasSchema,
@@ -174,9 +216,17 @@ export const configSchema = z
     deploy: deploySchema.default(() => deploySchema.parse({})),
     server: serverSchema.default(() => serverSchema.parse({})),
     log: logSchema.default({ level: 'info' }),
+    auth: authSchema.default(() => authSchema.parse({})),
   })
   .strict()
   .superRefine((c, ctx) => {
+    const o = c.auth.oauth;
+    if (o.enabled && !o.publicBaseUrl) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'publicBaseUrl'], message: 'required when auth.oauth.enabled is true' });
+    }
+    if (o.enabled && !o.stateFile) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'stateFile'], message: 'required when auth.oauth.enabled is true' });
+    }
     const n = c.nas;
     if (!n.hostKeyFingerprint && !n.knownHostsPath && !n.insecureAcceptAnyHostKey) {
       ctx.addIssue({
@@ -201,6 +251,8 @@ export interface Secrets {
   /** SSH password login: supported for migration only; keys are preferred. */
   sshPassword?: string;
   apiToken?: string;
+  /** Passphrase typed on the OAuth consent page (LOOP_OPS_ADMIN_PASSPHRASE(_FILE) only); hashed with scrypt at startup. */
+  adminPassphrase?: string;
 }
 
 export class ConfigError extends Error {
@@ -213,7 +265,7 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** Keys that hold secrets: refused in the file, so nobody commits them. */
-const SECRET_KEYS = ['password', 'passphrase', 'token', 'sudoPassword', 'sshPassphrase'];
+const SECRET_KEYS = ['password', 'passphrase', 'token', 'sudoPassword', 'sshPassphrase', 'adminPassphrase'];
 
 /**
  * Environment overrides: `LOOP_OPS__SECTION__KEY=value` sets `section.key`
@@ -343,6 +395,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       const v = s?.[key];
       if (typeof v === 'string' && v !== '' && !isAbsolute(v)) s![key] = resolve(baseDir, v);
     }
+    const oauthFile = (fromFile.auth as { oauth?: Record<string, unknown> } | undefined)?.oauth;
+    if (oauthFile && typeof oauthFile.stateFile === 'string' && oauthFile.stateFile !== '' && !isAbsolute(oauthFile.stateFile)) {
+      oauthFile.stateFile = resolve(baseDir, oauthFile.stateFile);
+    }
   }
   const merged = deepMerge(fromFile, envOverrides(env));
   const result = configSchema.safeParse(merged);
@@ -355,7 +411,15 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     sshPassphrase: readSecret(env, 'LOOP_OPS_SSH_PASSPHRASE', undefined, problems),
     sshPassword: readSecret(env, 'LOOP_OPS_SSH_PASSWORD', undefined, problems),
     apiToken: readSecret(env, 'LOOP_OPS_TOKEN', config.server.tokenFile, problems),
+    adminPassphrase: readSecret(env, 'LOOP_OPS_ADMIN_PASSPHRASE', undefined, problems),
   };
+  if (config.auth.oauth.enabled) {
+    if (!secrets.adminPassphrase) {
+      problems.push('auth.oauth.enabled needs an admin passphrase: set LOOP_OPS_ADMIN_PASSPHRASE or LOOP_OPS_ADMIN_PASSPHRASE_FILE');
+    } else if (secrets.adminPassphrase.length < 12) {
+      problems.push('LOOP_OPS_ADMIN_PASSPHRASE must be at least 12 characters');
+    }
+  }
   if (config.sudo.mode === 'password' && !secrets.sudoPassword) {
     problems.push(
       'sudo.mode is "password" but no password was given: set LOOP_OPS_SUDO_PASSWORD, LOOP_OPS_SUDO_PASSWORD_FILE or sudo.passwordFile',

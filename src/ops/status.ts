@@ -4,8 +4,8 @@
  * file actually in place, the lock, the interrupted operation if any, and
  * the recent deployments. Two round trips, run in parallel.
  */
-import { historyFile, journalFile, lockDetailsFile, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
-import { readSmallFiles } from '../ssh/files.js';
+import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
+import { readSmallFiles, remoteExists } from '../ssh/files.js';
 import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
 import type { ContainerInfo } from '../docker/index.js';
 import type { Services } from './services.js';
@@ -112,7 +112,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
   // One list of every container (a NAS runs a few dozen at most), then only
   // the relevant ones inspected: by our label, or by name for containers
   // created before we managed them. All in parallel with the file snapshot.
-  const [relevant, files] = await Promise.all([
+  const [relevant, files, lockDirExists] = await Promise.all([
     docker.listContainers(
       { select: (name, labels) => labels[LABEL_APP] === app || colorNames.includes(name) || config.app.watch.includes(name) },
       opts.signal,
@@ -127,6 +127,8 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
       ],
       opts.signal,
     ),
+    // The lock is the directory; its details file may be missing for a moment (or torn).
+    remoteExists(pool, lockDir(config.state.dir), opts.signal),
   ]);
   const watched = new Set(config.app.watch);
   const byName = new Map(relevant.filter((c) => !watched.has(c.name) || c.labels[LABEL_APP] === app).map((c) => [c.name, c]));
@@ -164,8 +166,8 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
         since: typeof lockRaw.since === 'string' ? lockRaw.since : null,
         operationId: typeof lockRaw.operationId === 'string' ? lockRaw.operationId : null,
       }
-    : snap.lock !== undefined
-      ? { ...NO_LOCK, held: true, holder: 'unknown (unreadable lock details)' }
+    : lockDirExists
+      ? { ...NO_LOCK, held: true, holder: 'unknown (lock details missing or unreadable)' }
       : NO_LOCK;
 
   const journal = parseJson<JournalInfo>(snap.journal);
@@ -208,7 +210,15 @@ export function statusText(st: AppStatus): string {
     ...st.siblings.map((c) => line(c, 'sibling')),
     st.lock.held ? `lock: HELD by ${st.lock.holder ?? '?'} for ${st.lock.operation ?? '?'} since ${st.lock.since ?? '?'}` : 'lock: free',
   ];
-  if (st.interruptedOperation) out.push(`interrupted: ${st.interruptedOperation.kind} ${st.interruptedOperation.operationId} at ${st.interruptedOperation.phase}`);
+  const op = st.interruptedOperation;
+  if (op) {
+    // Unfinished and still holding the lock: running (here or in a server that died: recover tells).
+    out.push(
+      st.lock.held && st.lock.operationId === op.operationId
+        ? `in progress (or cut off): ${op.kind} ${op.operationId} at phase ${op.phase}; if its server died, run recover`
+        : `INTERRUPTED: ${op.kind} ${op.operationId} stopped at phase ${op.phase}; run recover`,
+    );
+  }
   const last = st.recentDeployments[0];
   if (last) out.push(`last deployment: ${last.id} ${last.kind} ${last.fromColor ?? '-'}→${last.toColor ?? '-'} ${last.outcome} at ${last.endedAt ?? last.startedAt}`);
   for (const w of st.warnings) out.push(`warning: ${w}`);

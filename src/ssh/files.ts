@@ -113,3 +113,15 @@ async function readOne(sftp: SFTPWrapper, spec: ReadSpec): Promise<string | unde
     await sftpCall<void>((cb) => sftp.close(handle, cb)).catch(() => {});
   }
 }
+
+/** Whether a remote path exists (shared SFTP session; no process on the NAS). */
+export async function remoteExists(pool: SshPool, path: string, signal?: AbortSignal): Promise<boolean> {
+  const sftp = await pool.sharedSftp(signal);
+  try {
+    await sftpCall((cb) => sftp.stat(path, cb));
+    return true;
+  } catch (e) {
+    if ((e as { code?: number }).code === SFTP_NO_SUCH_FILE) return false;
+    throw e;
+  }
+}
