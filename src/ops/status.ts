@@ -6,6 +6,7 @@
  */
 import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
 import { readSmallFiles, remoteExists } from '../ssh/files.js';
+import type { HistoryRecord, JournalEntry } from '../bluegreen/types.js';
 import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
 import type { ContainerInfo } from '../docker/index.js';
 import type { Services } from './services.js';
@@ -42,30 +43,9 @@ export interface LockInfo {
   operationId: string | null;
 }
 
-export interface DeploymentRecord {
-  id: string;
-  kind: string;
-  fromColor: string | null;
-  toColor: string | null;
-  image: string | null;
-  version: string | null;
-  commit: string | null;
-  who: string | null;
-  startedAt: string;
-  endedAt: string | null;
-  outcome: string;
-  message: string | null;
-}
-
-export interface JournalInfo {
-  operationId: string;
-  kind: string;
-  phase: string;
-  startedAt: string;
-  updatedAt: string;
-  finished: boolean;
-  detail: Record<string, string>;
-}
+/** The history and journal records are the engine's own (src/bluegreen/types.ts). */
+export type DeploymentRecord = HistoryRecord;
+export type JournalInfo = JournalEntry;
 
 export interface AppStatus {
   app: string;
