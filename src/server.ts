@@ -9,8 +9,12 @@
  *   one McpServer AND one transport per session (src/http/sessions.ts),
  *   idle sessions expire;
  *   - `GET /healthz` without auth;
- *   - `/.well-known/*` → 404 (no OAuth yet: a 404 keeps Claude from trying
- *     dynamic client registration);
+ *   - OAuth 2.1 (config `auth.oauth.enabled`, src/auth/): the SDK's
+ *     `mcpAuthRouter` (metadata, /authorize + consent page, /token,
+ *     /register, /revoke) and RFC 9728 metadata; the static bearer token
+ *     keeps working beside OAuth tokens;
+ *   - `/.well-known/*` otherwise → 404 (without OAuth, a 404 keeps Claude
+ *     from trying dynamic client registration);
  *   - rate limit per client IP → 429, Host header check → 403, bearer auth on
  *     every MCP route → 401, body limit → 413.
  *
@@ -25,9 +29,11 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, ListToolsRequestSchema, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { AuditLog } from './audit.js';
+import { setupOAuth, type OAuthRuntimeOptions, type OAuthSetup } from './auth/index.js';
+import { StateFileError } from './auth/store.js';
 import type { Deps } from './deps.js';
 import { bearerAuth, tokenFingerprint, type AuthedRequest } from './http/auth.js';
 import { healthHandler } from './http/health.js';
@@ -35,7 +41,7 @@ import { hostCheck, isLoopbackHost, normalizeAllowedHost } from './http/hosts.js
 import { rateLimit } from './http/rateLimit.js';
 import { SessionRegistry } from './http/sessions.js';
 import type { Logger } from './log.js';
-import { ALL_SCOPES, CallTracker, type Extra, type GuardRuntime } from './tools/guard.js';
+import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
 import { ToolInventory } from './tools/inventory.js';
 import type { Caller, TransportKind } from './tools/types.js';
 
@@ -124,8 +130,31 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
     };
   };
   core.inventory.registerOn(server, core.runtime, callerOf);
+  hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
   return server;
+}
+
+/**
+ * tools/list shows a caller only the tools its scopes allow (an `ops:read`
+ * OAuth token sees no write tool); the guard still checks every call. Wraps
+ * the handler McpServer installed (the SDK has no per-request filter hook).
+ */
+function hideToolsOutOfScope(server: McpServer, core: ServerCore, callerOf: (extra: Extra) => Caller): void {
+  const access = new Map(core.inventory.definitions.map((d) => [d.name, d.access]));
+  const handlers = (server.server as unknown as { _requestHandlers: Map<string, (req: unknown, extra: Extra) => Promise<unknown>> })
+    ._requestHandlers;
+  const original = handlers.get('tools/list');
+  if (!original) return;
+  server.server.setRequestHandler(ListToolsRequestSchema, async (req, extra) => {
+    const result = (await original(req, extra)) as ListToolsResult;
+    const scopes = callerOf(extra).scopes;
+    if (scopes.includes(SCOPE_READ) && scopes.includes(SCOPE_WRITE)) return result;
+    return {
+      ...result,
+      tools: result.tools.filter((t) => scopes.includes(access.get(t.name) === 'write' ? SCOPE_WRITE : SCOPE_READ)),
+    };
+  });
 }
 
 /**
@@ -212,12 +241,16 @@ export interface HttpAppOptions {
   noAuth?: boolean;
   drainTimeoutMs?: number;
   maxSessions?: number;
+  /** OAuth runtime knobs (clock, throttle, SDK rate limits): tests only. */
+  oauth?: OAuthRuntimeOptions;
 }
 
 export interface HttpApp {
   app: Express;
   core: ServerCore;
   sessions: SessionRegistry;
+  /** The OAuth authorization server, when `auth.oauth.enabled`. */
+  oauth?: OAuthSetup;
   /** Refuse new work, drain calls, close sessions, flush the audit. Does not close services. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -230,6 +263,11 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
 function resolveAuth(deps: Deps<unknown>, opts: HttpAppOptions): string | undefined {
   const token = deps.secrets.apiToken;
   const host = deps.config.server.host;
+  if (deps.config.auth.oauth.enabled) {
+    if (opts.noAuth) deps.log.warn('--no-auth ignored: OAuth is on, so authentication stays on');
+    if (token && token.length < 16) deps.log.warn('the API token is shorter than 16 characters: use a long random one (openssl rand -hex 32)');
+    return token;
+  }
   if (token) {
     if (opts.noAuth) deps.log.warn('--no-auth ignored: an API token is configured, so bearer auth stays on');
     if (token.length < 16) deps.log.warn('the API token is shorter than 16 characters: use a long random one (openssl rand -hex 32)');
@@ -256,6 +294,19 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
   const cfg = deps.config.server;
   const log = deps.log;
   const token = resolveAuth(d, opts);
+  let oauth: OAuthSetup | undefined;
+  if (deps.config.auth.oauth.enabled) {
+    const passphrase = deps.secrets.adminPassphrase;
+    if (!passphrase) throw new StartupError('auth.oauth.enabled needs LOOP_OPS_ADMIN_PASSPHRASE or LOOP_OPS_ADMIN_PASSPHRASE_FILE');
+    try {
+      oauth = setupOAuth(deps.config.auth.oauth, passphrase, log.child({ component: 'oauth' }), opts.oauth);
+    } catch (e) {
+      if (e instanceof StateFileError) throw new StartupError(e.message);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code) throw new StartupError(`cannot write the OAuth state file ${deps.config.auth.oauth.stateFile}: ${code}`);
+      throw e;
+    }
+  }
   const core = createCore(deps);
   const calls = core.runtime.calls;
   const sessions = new SessionRegistry({
@@ -274,21 +325,27 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Deliberate: only the client IP (rate limits, passphrase throttle) depends on it; URLs come from publicBaseUrl.
+  app.set('trust proxy', deps.config.auth.trustProxy);
 
   app.use((_req, res, next) => {
     if (!closing) return next();
     res.set('Connection', 'close').set('Retry-After', '5');
     jsonRpcError(res, 503, -32000, 'Server is shutting down');
   });
-  app.use(rateLimit({ perMinute: cfg.rateLimitPerMinute }));
+  app.use(rateLimit({ perMinute: cfg.rateLimitPerMinute, keyOf: (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown' }));
   app.get('/healthz', healthHandler({ probe: () => deps.probeNas(), log }));
-  app.use(hostCheck(cfg.allowedHosts));
-  // No OAuth (yet): a 404 here tells Claude/ChatGPT not to attempt OAuth discovery / dynamic registration.
+  app.use(hostCheck(oauth ? [...cfg.allowedHosts, oauth.publicHost] : cfg.allowedHosts));
+  if (oauth) app.use(oauth.router);
+  // Without OAuth, a 404 here tells Claude/ChatGPT not to attempt OAuth discovery / dynamic registration.
   app.use('/.well-known', (_req, res) => {
     res.status(404).json({ error: 'not_found' });
   });
 
-  const auth = bearerAuth({ token });
+  const auth = bearerAuth({
+    token,
+    ...(oauth ? { oauth: { verifier: oauth.provider, resourceMetadataUrl: oauth.resourceMetadataUrl, resource: oauth.resource } } : {}),
+  });
   const json = express.json({ limit: cfg.maxBodyBytes });
   const principalOf = (req: Request) => (req as AuthedRequest).auth?.clientId ?? 'unknown';
 
@@ -398,12 +455,14 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     {
       tools: core.inventory.names,
       readOnly: cfg.readOnly,
-      auth: token ? `bearer (token ${tokenFingerprint(token)})` : 'none',
+      auth: [token ? `bearer (token ${tokenFingerprint(token)})` : '', oauth ? `oauth (issuer ${oauth.resourceMetadataUrl.replace(/\/\.well-known.*$/, '')})` : '']
+        .filter(Boolean)
+        .join(' + ') || 'none',
       allowedHosts: cfg.allowedHosts,
     },
     'HTTP app ready',
   );
-  return { app, core, sessions, shutdown };
+  return { app, core, sessions, ...(oauth ? { oauth } : {}), shutdown };
 }
 
 export interface RunningHttp {

@@ -10,6 +10,8 @@
  * to request handlers, where it becomes the caller (id + scopes) of a tool call.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ALL_SCOPES } from '../tools/guard.js';
@@ -27,14 +29,25 @@ export function tokenFingerprint(token: string): string {
   return sha256(token).toString('hex').slice(0, 12);
 }
 
-export interface BearerAuthOptions {
-  /** The configured token; undefined = auth disabled (only with --no-auth on loopback). */
-  token: string | undefined;
+export interface OAuthVerification {
+  verifier: OAuthTokenVerifier;
+  /** `<publicBaseUrl>/.well-known/oauth-protected-resource`, announced on every 401. */
+  resourceMetadataUrl: string;
+  /** `<publicBaseUrl>/mcp`: tokens issued for another resource are refused. */
+  resource: string;
 }
 
-function unauthorized(res: Response, invalid: boolean, description: string): void {
+export interface BearerAuthOptions {
+  /** The configured token; undefined = auth disabled (only with --no-auth on loopback) unless OAuth is on. */
+  token: string | undefined;
+  /** OAuth on: tokens that are not the static one are checked by the authorization server's store. */
+  oauth?: OAuthVerification;
+}
+
+function unauthorized(res: Response, invalid: boolean, description: string, resourceMetadataUrl?: string): void {
   const params = [`realm="${REALM}"`];
   if (invalid) params.push('error="invalid_token"', `error_description="${description}"`);
+  if (resourceMetadataUrl) params.push(`resource_metadata="${resourceMetadataUrl}"`);
   res
     .status(401)
     .set('WWW-Authenticate', `Bearer ${params.join(', ')}`)
@@ -43,6 +56,7 @@ function unauthorized(res: Response, invalid: boolean, description: string): voi
 
 export function bearerAuth(opts: BearerAuthOptions): RequestHandler {
   const token = opts.token;
+  if (opts.oauth) return combinedAuth(token, opts.oauth);
   if (!token) {
     const anonymous: AuthInfo = { token: '', clientId: 'anonymous', scopes: [...ALL_SCOPES] };
     return (req: AuthedRequest, _res, next) => {
@@ -64,6 +78,45 @@ export function bearerAuth(opts: BearerAuthOptions): RequestHandler {
     if (!m) return unauthorized(res, false, 'expected Authorization: Bearer <token>');
     const given = sha256(m[1]!);
     if (!timingSafeEqual(given, expected)) return unauthorized(res, true, 'the token is not valid');
+    req.auth = info;
+    next();
+  };
+}
+
+const sameResource = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+
+/**
+ * Static token (if configured) OR an OAuth access token. The static token
+ * keeps all scopes and the caller id `token:<fp>`; an OAuth token carries its
+ * granted scopes and `oauth:<client_id>`. Every 401 names the protected
+ * resource metadata (RFC 9728) so clients can discover the authorization server.
+ */
+function combinedAuth(token: string | undefined, oauth: OAuthVerification): RequestHandler {
+  const expected = token ? sha256(token) : undefined;
+  const staticInfo: AuthInfo | undefined = token
+    ? { token: tokenFingerprint(token), clientId: `token:${tokenFingerprint(token)}`, scopes: [...ALL_SCOPES] }
+    : undefined;
+  const prm = oauth.resourceMetadataUrl;
+  return async (req: AuthedRequest, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization;
+    if (!header) return unauthorized(res, false, 'missing bearer token', prm);
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) return unauthorized(res, false, 'expected Authorization: Bearer <token>', prm);
+    const given = m[1]!;
+    if (expected && staticInfo && timingSafeEqual(sha256(given), expected)) {
+      req.auth = staticInfo;
+      return next();
+    }
+    let info: AuthInfo;
+    try {
+      info = await oauth.verifier.verifyAccessToken(given);
+    } catch (e) {
+      if (e instanceof InvalidTokenError) return unauthorized(res, true, e.message, prm);
+      return next(e);
+    }
+    if (!info.resource || !sameResource(info.resource.href, oauth.resource)) {
+      return unauthorized(res, true, 'the token was not issued for this resource', prm);
+    }
     req.auth = info;
     next();
   };
