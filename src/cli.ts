@@ -2,6 +2,8 @@
 /**
  * loop-ops-mcp serve --config FILE [--read-only] [--port N] [--host H] [--no-auth]
  * loop-ops-mcp stdio --config FILE [--read-only]
+ * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|recover|release-lock …
+ *   (the human CLI: src/cli/human.ts)
  *
  * Exit codes: 0 ok / clean shutdown, 1 runtime or startup failure,
  * 2 usage or configuration error (one line per problem on stderr).
@@ -14,6 +16,7 @@ import type { Deps } from './deps.js';
 import { createLogger, SecretScrubber } from './log.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
+import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
 import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
@@ -24,6 +27,7 @@ export const USAGE = `Usage:
       --no-auth is accepted only on a loopback host and without a token.
   ${SERVER_NAME} stdio --config FILE [--read-only]
       MCP over stdin/stdout (Claude Desktop, MCP Inspector).
+${HUMAN_USAGE}
   ${SERVER_NAME} --help | --version
 
 Options:
@@ -110,6 +114,9 @@ function applyOverrides(config: Config, p: Parsed): Config {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The human CLI verbs have their own options (src/cli/human.ts).
+  const verb = argv[0];
+  if (isHumanVerb(verb)) return runHuman(verb, argv.slice(1));
   let parsed: Parsed;
   try {
     parsed = parseCli(argv);
@@ -144,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = applyOverrides(loaded.config, parsed);
   const secrets = loaded.secrets;
   const log = createLogger({ level: config.log.level });
-  const scrubber = new SecretScrubber([secrets.sudoPassword, secrets.sshPassphrase, secrets.apiToken]);
+  const scrubber = new SecretScrubber([secrets.sudoPassword, secrets.sshPassphrase, secrets.apiToken, secrets.adminPassphrase]);
 
   let bundle: Awaited<ReturnType<typeof createServices>>;
   try {

@@ -127,15 +127,18 @@ export class JobRegistry {
     const job = this.jobs.get(id);
     if (!job) return undefined;
     const off = onProgress ? job.follow(onProgress) : () => {};
+    // Cleared when the job ends first: a pending timer would keep a CLI process alive.
+    let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         job.done,
         new Promise<void>((r) => {
-          const t = setTimeout(r, ms);
-          signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+          timer = setTimeout(r, ms);
+          signal?.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
         }),
       ]);
     } finally {
+      clearTimeout(timer);
       off();
     }
     return job.snapshot;

@@ -31,7 +31,7 @@ export interface ToolAnnotations {
 
 export type ToolAccess = 'read' | 'write';
 
-export type TransportKind = 'stdio' | 'streamable-http' | 'sse';
+export type TransportKind = 'stdio' | 'streamable-http' | 'sse' | 'cli';
 
 /** Who is calling: what the audit trail records and policy decides on. */
 export interface Caller {

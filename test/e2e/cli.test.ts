@@ -86,9 +86,9 @@ describe('cli', () => {
   }, 30_000);
 
   it('unknown command → usage on stderr, exit 2', async () => {
-    const r = start(['deploy']);
+    const r = start(['frobnicate']);
     expect(await r.exit).toBe(2);
-    expect(r.stderr()).toMatch(/unknown command: deploy/);
+    expect(r.stderr()).toMatch(/unknown command: frobnicate/);
     expect(r.stderr()).toMatch(/Usage:/);
     expect(r.stdout()).toBe('');
   }, 30_000);
