@@ -8,6 +8,12 @@ import { Agent, request } from 'node:http';
 export interface LoadReport {
   requests: number;
   failures: number;
+  /**
+   * Requests sent on a kept-alive connection at the instant its (old) nginx
+   * worker closed it, and sent once more on a fresh connection, as browsers
+   * and HTTP clients do for such requests. A failure of the retry counts.
+   */
+  retriedOnReusedConnection: number;
   failureSamples: string[];
   /** Versions in the order they were first seen. */
   versions: string[];
@@ -19,11 +25,11 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
   const url = new URL(opts.path ?? '/health', frontUrl);
   // Keep-alive like a browser or an API client: connections survive nginx reloads gracefully.
   const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 4 });
-  const report: LoadReport = { requests: 0, failures: 0, failureSamples: [], versions: [], lastVersion: undefined };
+  const report: LoadReport = { requests: 0, failures: 0, retriedOnReusedConnection: 0, failureSamples: [], versions: [], lastVersion: undefined };
   let stopped = false;
   const deadline = Date.now() + (opts.maxMs ?? 300_000);
 
-  const once = () =>
+  const once = (retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
       const req = request(url, { agent, timeout: 5_000 }, (res) => {
         let body = '';
@@ -46,6 +52,12 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (e) => {
+        // The keep-alive race: nginx closed an idle connection as we reused it; nothing was processed.
+        if (retry && req.reusedSocket && /socket hang up|ECONNRESET/.test(e.message)) {
+          report.retriedOnReusedConnection++;
+          void once(false).then(resolve);
+          return;
+        }
         report.requests++;
         report.failures++;
         if (report.failureSamples.length < 10) report.failureSamples.push(e.message);
@@ -60,10 +72,13 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
 
   return {
     report,
-    async stop(): Promise<LoadReport> {
+    async stop(label = 'load'): Promise<LoadReport> {
       stopped = true;
       await Promise.all(workers);
       agent.destroy();
+      console.info(
+        `${label}: ${report.requests} requests, ${report.failures} failed, ${report.retriedOnReusedConnection} retried after the keep-alive race, versions ${report.versions.join(' → ')}`,
+      );
       return report;
     },
   };

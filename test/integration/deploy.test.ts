@@ -230,10 +230,17 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     LOOP_OPS_LOG_FORMAT: 'json',
   };
   const startServer = async () => {
-    const c = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--config', SANDBOX_CONFIG, '--port', String(port)], {
+    // `node --import tsx`, not the tsx wrapper: the wrapper runs the server as a child
+    // process, and a SIGKILL to the wrapper would leave the real server running.
+    const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--config', SANDBOX_CONFIG, '--port', String(port)], {
+      cwd: REPO_ROOT,
       env,
       stdio: 'ignore',
     });
+    c.once('exit', () => undefined);
+    // Whoever answers on the port must be this process.
+    await new Promise((r) => setTimeout(r, 200));
+    if (c.exitCode !== null) throw new Error(`the server exited at once (code ${c.exitCode}); is port ${port} taken?`);
     await waitFor(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), (ok) => ok, 20_000, 200);
     return c;
   };
@@ -244,7 +251,7 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     resetSandbox(sandbox!);
   });
 
-  it('status shows the interrupted deploy, traffic still flows, recover puts everything right', async () => {
+  it('status shows the interrupted deploy, traffic still flows, recover puts everything right', { timeout: 300_000 }, async () => {
     commitToOrigin(sandbox!, { VERSION: '3.0.0', MODE: 'slow:6' }, 'slow v3');
     child = await startServer();
     let c = await connect(url);
@@ -253,8 +260,11 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     // Wait until the new color is being health-checked, then kill the server outright.
     await waitFor(async () => (await status(c)).interruptedOperation?.phase, (p) => p === 'health', 120_000, 250);
     await c.close().catch(() => {});
+    const exited = new Promise((r) => child!.once('exit', r));
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await exited;
+    // Really gone: nothing answers on the port any more.
+    expect(await fetch(`${url}/healthz`).then(() => 'up', () => 'down')).toBe('down');
 
     const load = startLoad(sandbox!.frontUrl);
     child = await startServer();
