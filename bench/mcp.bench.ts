@@ -104,17 +104,30 @@ async function main() {
       `\n10 sessions × 20 status calls at once: ${errors} errors of 200, median ${conc.median.toFixed(1)} ms, p95 ${conc.p95.toFixed(1)} ms, all done in ${(performance.now() - t0).toFixed(0)} ms`,
     );
 
-    // Leak check: RSS after the first 100 calls vs after LEAK_CALLS calls (10 sessions in parallel).
+    // Leak check: RSS after the first 100 calls, then sampled every 1,000 calls
+    // up to LEAK_CALLS (10 sessions in parallel). One sample lands anywhere in
+    // V8's GC sawtooth, so the trend is judged on medians of the samples.
     const fresh = await connect(url);
     for (let i = 0; i < 100; i++) await statusCall(fresh);
     await new Promise((r) => setTimeout(r, 1000));
     const rss100 = rssMiB(child.pid!);
-    const per = Math.ceil((LEAK_CALLS - 100) / sessions.length);
-    await Promise.all(sessions.map(async (c) => { for (let i = 0; i < per; i++) await statusCall(c); }));
+    const samples: number[] = [];
+    let done = 100;
+    while (done < LEAK_CALLS) {
+      const per = Math.ceil(Math.min(1000, LEAK_CALLS - done) / sessions.length);
+      await Promise.all(sessions.map(async (c) => { for (let i = 0; i < per; i++) await statusCall(c); }));
+      done += per * sessions.length;
+      samples.push(rssMiB(child.pid!));
+    }
     await new Promise((r) => setTimeout(r, 1000));
     const rssN = rssMiB(child.pid!);
+    const half = Math.floor(samples.length / 2);
+    const early = stats(samples.slice(0, half)).median;
+    const late = stats(samples.slice(half)).median;
+    const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
+    console.log(`server RSS after 100 calls: ${rss100.toFixed(1)} MiB; after ${done} calls: ${rssN.toFixed(1)} MiB (${pct(rss100, rssN)})`);
     console.log(
-      `server RSS after 100 calls: ${rss100.toFixed(1)} MiB; after ${100 + per * sessions.length} calls: ${rssN.toFixed(1)} MiB (${(((rssN - rss100) / rss100) * 100).toFixed(1)}% change)`,
+      `RSS sampled every 1,000 calls: min ${Math.min(...samples).toFixed(1)}, max ${Math.max(...samples).toFixed(1)} MiB; median of the first half ${early.toFixed(1)} → second half ${late.toFixed(1)} MiB (${pct(early, late)})`,
     );
     await Promise.all([client, fresh, ...sessions].map((c) => c.close()));
   } finally {
