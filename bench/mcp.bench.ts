@@ -10,10 +10,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfig } from '../src/config.js';
+import { freePort } from '../test/helpers/ports.js';
 import { ownerWay, sample } from './owner.js';
 import { stats, table } from './stats.js';
 
@@ -22,15 +22,6 @@ const N = Number(process.env.BENCH_N ?? 200);
 const LEAK_CALLS = Number(process.env.BENCH_LEAK_CALLS ?? 10_000);
 const OWNER_N = Number(process.env.BENCH_OWNER_N ?? 10);
 const TOKEN = `bench-${Math.random().toString(36).slice(2)}-${Date.now()}`;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 

@@ -37,12 +37,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { REPO_ROOT } from '../helpers/nas.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { freePort } from '../helpers/ports.js';
 
 const sandbox = getSandbox();
 /** .sandbox/config.yaml (absolute): the server's config for the sandbox NAS. */
@@ -92,16 +92,6 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, LOOP_OPS_LOG_FORMAT: 'json', ...extra };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 // ---- set up once: tools, build, a private HOME for the Inspector ---------------------------------
 
