@@ -181,7 +181,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
 export function statusText(st: AppStatus): string {
   const line = (c: ContainerSummary | null, label: string) =>
     c
-      ? `${label}: ${c.name} ${c.state}${c.health !== 'none' ? `/${c.health}` : ''} v${c.version ?? '?'} (${c.image})${c.uptimeSeconds !== null ? ` up ${formatDuration(c.uptimeSeconds)}` : ''}${c.restartCount ? ` restarts=${c.restartCount}` : ''}`
+      ? `${label}: ${c.name} ${c.state}${c.health !== 'none' ? `/${c.health}` : ''}${c.version ? ` v${c.version}` : ''} (${c.image})${c.uptimeSeconds !== null ? ` up ${formatDuration(c.uptimeSeconds)}` : ''}${c.restartCount ? ` restarts=${c.restartCount}` : ''}`
       : `${label}: (no container)`;
   const out = [
     `${st.app}: live color ${st.liveColor ?? 'UNKNOWN'}`,
