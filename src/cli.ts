@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Deps } from './deps.js';
-import { createLogger, SecretScrubber } from './log.js';
+import { createLogger, scrubberFor } from './log.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
@@ -151,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = applyOverrides(loaded.config, parsed);
   const secrets = loaded.secrets;
   const log = createLogger({ level: config.log.level });
-  const scrubber = new SecretScrubber([secrets.sudoPassword, secrets.sshPassphrase, secrets.apiToken, secrets.adminPassphrase]);
+  const scrubber = scrubberFor(secrets);
 
   let bundle: Awaited<ReturnType<typeof createServices>>;
   try {

@@ -67,6 +67,11 @@ export function createLogger(opts: LogOptions = {}): Logger {
  * remote stderr) before it leaves the process. Redaction by value catches
  * what path-based redaction cannot: a password echoed back by a remote tool.
  */
+/** A scrubber for every secret the configuration resolved (all of `Secrets`, so none is forgotten). */
+export function scrubberFor(secrets: object): SecretScrubber {
+  return new SecretScrubber(Object.values(secrets).filter((v): v is string => typeof v === 'string'));
+}
+
 export class SecretScrubber {
   private readonly values: string[];
   constructor(secrets: Array<string | undefined>) {

@@ -21,7 +21,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { AuditLog } from '../audit.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { createLogger, SecretScrubber } from '../log.js';
+import { createLogger, scrubberFor } from '../log.js';
 import { createServices, type Services } from '../services.js';
 import { ALL_SCOPES, CallTracker, guardTool, scrubDeep, type Extra } from '../tools/guard.js';
 import { healthTool } from '../tools/health.js';
@@ -295,7 +295,7 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
     return 2;
   }
   const { config, secrets } = loaded;
-  const scrubber = new SecretScrubber([secrets.sudoPassword, secrets.sshPassphrase, secrets.sshPassword, secrets.apiToken, secrets.adminPassphrase]);
+  const scrubber = scrubberFor(secrets);
   // Logs would drown the messages and progress lines: errors only unless --verbose
   // (what goes wrong is reported as a message + hint anyway).
   const log = createLogger({ level: p.verbose ? config.log.level : 'error' });

@@ -1,7 +1,7 @@
 /** The real server (real tools, real services) against the sandbox NAS, for integration tests and benchmarks. */
 import type { Config } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
-import { createLogger, SecretScrubber } from '../../src/log.js';
+import { createLogger, scrubberFor } from '../../src/log.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
 import { createServices, type Services } from '../../src/services.js';
 import { allTools } from '../../src/tools/index.js';
@@ -20,7 +20,7 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}): Promi
     config,
     secrets,
     log,
-    scrubber: new SecretScrubber([secrets.sudoPassword, secrets.sshPassphrase, secrets.apiToken]),
+    scrubber: scrubberFor(secrets),
     tools: allTools,
     services: bundle.services,
     probeNas: bundle.probeNas,

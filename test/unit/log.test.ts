@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, SecretScrubber } from '../../src/log.js';
+import { createLogger, scrubberFor, SecretScrubber } from '../../src/log.js';
 
 function capture() {
   const lines: string[] = [];
@@ -28,5 +28,12 @@ describe('SecretScrubber', () => {
   it('removes secret values from free text, longest first', () => {
     const s = new SecretScrubber(['hunter2', 'hunter2-long', undefined, 'ab']);
     expect(s.scrub('pw=hunter2-long and hunter2; ab stays')).toBe('pw=[redacted] and [redacted]; ab stays');
+  });
+});
+
+describe('scrubberFor', () => {
+  it('covers every secret the config resolved, whatever its name', () => {
+    const s = scrubberFor({ sudoPassword: 'sudo-secret-1', sshPassword: 'ssh-secret-2', adminPassphrase: 'admin-secret-3', apiToken: undefined });
+    expect(s.scrub('a sudo-secret-1 b ssh-secret-2 c admin-secret-3')).toBe('a [redacted] b [redacted] c [redacted]');
   });
 });
