@@ -93,14 +93,13 @@ export class BlueGreen {
 
   /** The live color from the upstream in place; refuses to guess. */
   async liveColor(signal?: AbortSignal): Promise<Color> {
-    const up = await readUpstream(this.s.pool, this.s.config);
+    const up = await readUpstream(this.s.pool, this.s.config, signal);
     if (!up.info.color) {
       throw new OperationError(
         `the live color is unknown: ${this.s.config.nginx.upstreamFile} ${up.text === undefined ? 'is missing' : `names ${up.info.servers.join(', ') || 'no server'}`}`,
         `Point the upstream at one color's port (${this.app.colorPorts.blue} blue, ${this.app.colorPorts.green} green) and run status again.`,
       );
     }
-    void signal;
     return up.info.color;
   }
 
@@ -589,8 +588,7 @@ export class BlueGreen {
 
   /** Explicit, confirmed release of a lock whose holder is gone. */
   async releaseLock(confirm: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    void signal;
-    const lock = await readLock(this.s.pool, this.s.config.state.dir);
+    const lock = await readLock(this.s.pool, this.s.config.state.dir, signal);
     if (!lock) return { released: false, message: 'the lock is free' };
     if (confirm !== lock.operationId) {
       throw new OperationError(`confirm must be the lock's operation id ("${lock.operationId}", held by ${lock.holder} since ${lock.since})`, 'Prefer recover, which also puts traffic right; release only when you know the holder is gone.');

@@ -6,8 +6,8 @@
  */
 import { DockerError, type LogLine } from '../docker/index.js';
 import { colorContainerName } from './status.js';
-import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
-import { readSmallFiles } from '../ssh/files.js';
+import { COLORS, type Color } from '../bluegreen/upstream.js';
+import { readUpstream } from '../bluegreen/nginx.js';
 import type { Services } from './services.js';
 
 /** Bad input that only the NAS could reveal (unknown container, …) or that zod cannot express. */
@@ -100,8 +100,7 @@ export function allowedContainers(s: Services): string[] {
 }
 
 async function liveContainer(s: Services, signal?: AbortSignal): Promise<string> {
-  const [text] = await readSmallFiles(s.pool, [{ path: s.config.nginx.upstreamFile, maxBytes: 64 * 1024 }], signal);
-  const color = text ? parseUpstream(text, s.config.app.colorPorts).color : undefined;
+  const color = (await readUpstream(s.pool, s.config, signal)).info.color;
   if (!color) throw new LogsInputError('the live color is unknown (nginx upstream unreadable); name the container explicitly');
   return colorContainerName(s.config.app.name, color);
 }

@@ -18,16 +18,6 @@ export function keyTypeOf(keyBlob: Buffer): string {
   return keyBlob.subarray(4, 4 + len).toString('latin1');
 }
 
-export class HostKeyError extends Error {
-  constructor(
-    message: string,
-    readonly seenFingerprint: string,
-  ) {
-    super(message);
-    this.name = 'HostKeyError';
-  }
-}
-
 interface KnownHostEntry {
   hosts: string; // comma list, or |1|salt|hash
   keyType: string;

@@ -25,7 +25,6 @@ import {
   SshAuthError,
   SshError,
 } from './errors.js';
-import { quoteArgv } from './quote.js';
 import { buildRemoteCommand, newMarkers, type SudoMode } from './sudo.js';
 
 export interface PoolOptions {
@@ -576,4 +575,3 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new ExecAbortedError('the call was cancelled before the command started');
 }
 
-export { quoteArgv };

@@ -50,26 +50,33 @@ async function status(c: Client) {
   };
 }
 
-describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skipped: ${sandboxSkipReason()})`}`, () => {
-  let server: Awaited<ReturnType<typeof startSandboxServer>>;
-  let client: Client;
-
+/**
+ * A fresh sandbox (reset before and after) and our server on it, with a
+ * connected client, for one describe block.
+ */
+function useSandboxServer(adjust: (c: Config) => void) {
+  const h = {} as { server: Awaited<ReturnType<typeof startSandboxServer>>; client: Client };
   beforeAll(async () => {
     resetSandbox(sandbox!);
-    server = await startSandboxServer(fastDeploy);
-    client = await connect(server.url);
+    h.server = await startSandboxServer(adjust);
+    h.client = await connect(h.server.url);
   });
   afterAll(async () => {
-    await client?.close();
-    await server?.shutdown();
+    await h.client?.close();
+    await h.server?.shutdown();
     resetSandbox(sandbox!);
   });
+  return h;
+}
+
+describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skipped: ${sandboxSkipReason()})`}`, () => {
+  const h = useSandboxServer(fastDeploy);
 
   it('deploys a new version under continuous load with zero failed requests, keeping the old color running', async () => {
     commitToOrigin(sandbox!, { VERSION: '1.1.0' }, 'v1.1.0');
     const load = startLoad(sandbox!.frontUrl);
     await new Promise((r) => setTimeout(r, 500));
-    const r = await call(client, 'deploy_blue_green', {});
+    const r = await call(h.client, 'deploy_blue_green', {});
     await new Promise((r) => setTimeout(r, 500));
     const report = await load.stop();
     expect(r.isError ?? false, textOf(r)).toBe(false);
@@ -80,7 +87,7 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     expect(report.requests).toBeGreaterThan(50);
     expect(report.versions).toEqual(['1.0.0', '1.1.0']);
     expect(report.lastVersion).toBe('1.1.0');
-    const st = await status(client);
+    const st = await status(h.client);
     expect(st.liveColor).toBe('green');
     expect(st.colors.blue).toMatchObject({ state: 'running' });
     expect(st.lock.held).toBe(false);
@@ -93,7 +100,7 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     const load = startLoad(sandbox!.frontUrl);
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
-    const r = await call(client, 'rollback');
+    const r = await call(h.client, 'rollback');
     const elapsed = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 300));
     const report = await load.stop();
@@ -107,7 +114,7 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
   it('a version that fails its health check never gets traffic: clear report, old version serving, zero failures', async () => {
     commitToOrigin(sandbox!, { VERSION: '1.2.0', MODE: 'fail' }, 'broken health');
     const load = startLoad(sandbox!.frontUrl);
-    const r = await call(client, 'deploy_blue_green', {});
+    const r = await call(h.client, 'deploy_blue_green', {});
     const report = await load.stop();
     expect(r.isError).toBe(true);
     const text = textOf(r);
@@ -116,7 +123,7 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     expect(text).toMatch(/lastLogLines/);
     expect(report.failures, report.failureSamples.join('\n')).toBe(0);
     expect(new Set(report.versions)).toEqual(new Set(['1.0.0']));
-    const st = await status(client);
+    const st = await status(h.client);
     expect(st.liveColor).toBe('blue');
     expect(st.lock.held).toBe(false);
     expect(st.recentDeployments[0]).toMatchObject({ kind: 'deploy', outcome: 'failed' });
@@ -124,11 +131,11 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
 
   it('a slow-starting version becomes healthy on a later attempt and is deployed', async () => {
     commitToOrigin(sandbox!, { VERSION: '1.3.0', MODE: 'slow:3' }, 'slow start');
-    const r = await call(client, 'deploy_blue_green', {});
+    const r = await call(h.client, 'deploy_blue_green', {});
     expect(r.isError ?? false, textOf(r)).toBe(false);
     const out = r.structuredContent as { result: Record<string, any>; progress: string[] };
     expect(out.result).toMatchObject({ liveColor: 'green', version: '1.3.0' });
-    const job = (await call(client, 'job_status', {})).structuredContent as { progress: string[] };
+    const job = (await call(h.client, 'job_status', {})).structuredContent as { progress: string[] };
     const attempts = job.progress.filter((p) => /^health \d+\//.test(p));
     expect(attempts.length).toBeGreaterThan(1); // not healthy at once…
     expect(attempts[attempts.length - 1]).toMatch(/: ok$/); // …but in the end
@@ -136,24 +143,24 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
 
   it('refuses a second deploy while one holds the lock, naming the holder', async () => {
     commitToOrigin(sandbox!, { VERSION: '1.4.0', MODE: 'ok' }, 'v1.4.0');
-    const [a, b] = await Promise.all([call(client, 'deploy_blue_green', {}), call(client, 'deploy_blue_green', {})]);
+    const [a, b] = await Promise.all([call(h.client, 'deploy_blue_green', {}), call(h.client, 'deploy_blue_green', {})]);
     const results = [a, b];
     const ok = results.filter((r) => !r.isError);
     const refused = results.filter((r) => r.isError);
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
     expect(textOf(refused[0]!)).toMatch(/lock is held by .* for deploy/);
-    expect((await status(client)).lock.held).toBe(false);
+    expect((await status(h.client)).lock.held).toBe(false);
   });
 
   it('keeps a backup of the OAuth keys and DB on reset_oauth', async () => {
     const keysDir = sandbox!.app.oauthKeysDir;
     const before = readdirSync(keysDir).map((f) => [f, readFileSync(join(keysDir, f), 'utf8')] as const);
     expect(before.length).toBeGreaterThan(0);
-    const dry = await call(client, 'reset_oauth', { dry_run: true });
+    const dry = await call(h.client, 'reset_oauth', { dry_run: true });
     expect(dry.isError ?? false).toBe(false);
     expect(readdirSync(keysDir)).toEqual(before.map(([f]) => f)); // dry run changed nothing
-    const r = await call(client, 'reset_oauth', { confirm: 'loop-api' });
+    const r = await call(h.client, 'reset_oauth', { confirm: 'loop-api' });
     expect(r.isError ?? false, textOf(r)).toBe(false);
     const res = (r.structuredContent as { result: { backupDir: string; recreated: string[] } }).result;
     const backedUp = join(res.backupDir, 'oauth-keys');
@@ -167,21 +174,21 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
   });
 
   it('switches back by itself when the new color dies during verification, and says why', async () => {
-    const before = await status(client);
+    const before = await status(h.client);
     const from = before.liveColor;
     const to = from === 'blue' ? 'green' : 'blue';
     commitToOrigin(sandbox!, { VERSION: '1.5.0', MODE: 'ok' }, 'v1.5.0');
-    const started = await call(client, 'deploy_blue_green', { wait_seconds: 0 });
+    const started = await call(h.client, 'deploy_blue_green', { wait_seconds: 0 });
     const jobId = (started.structuredContent as { jobId: string }).jobId;
     // The new version crashes right after the switch: kill it once verification has begun.
-    await waitFor(async () => (await status(client)).interruptedOperation?.phase, (p) => p === 'verify', 120_000, 100);
+    await waitFor(async () => (await status(h.client)).interruptedOperation?.phase, (p) => p === 'verify', 120_000, 100);
     execFileSync(sandbox!.dockerBinary, ['kill', `loop-api-${to}`]);
-    const r = await call(client, 'job_status', { job_id: jobId, wait_seconds: 120 });
+    const r = await call(h.client, 'job_status', { job_id: jobId, wait_seconds: 120 });
     const job = r.structuredContent as { state: string; error: string | null; result: Record<string, unknown> | null };
     expect(job.state).toBe('failed');
     expect(job.error).toMatch(new RegExp(`failed verification after the switch .*switched back to ${from}`));
     expect(job.result).toMatchObject({ phase: 'verify', liveColor: from });
-    const after = await status(client);
+    const after = await status(h.client);
     expect(after.liveColor).toBe(from);
     expect(after.lock.held).toBe(false);
     expect(after.recentDeployments[0]).toMatchObject({ kind: 'deploy', outcome: 'rolled_back' });
@@ -190,56 +197,45 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
   });
 
   it('restarts the live container and waits until it is healthy', async () => {
-    const st = await status(client);
+    const st = await status(h.client);
     const live = st.colors[st.liveColor] as unknown as { name: string; startedAt: string };
-    const r = await call(client, 'restart');
+    const r = await call(h.client, 'restart');
     expect(r.isError ?? false, textOf(r)).toBe(false);
     expect((r.structuredContent as { result: Record<string, unknown> }).result).toMatchObject({ container: live.name, healthy: true });
-    const after = (await status(client)).colors[st.liveColor] as unknown as { startedAt: string; state: string; health: string };
+    const after = (await status(h.client)).colors[st.liveColor] as unknown as { startedAt: string; state: string; health: string };
     expect(after.state).toBe('running');
     expect(Date.parse(after.startedAt)).toBeGreaterThan(Date.parse(live.startedAt));
   });
 
   it('stops only with confirmation and refuses the live color without force', async () => {
-    const st = await status(client);
+    const st = await status(h.client);
     const live = `loop-api-${st.liveColor}`;
     const idle = `loop-api-${st.liveColor === 'blue' ? 'green' : 'blue'}`;
-    const noConfirm = await call(client, 'stop', { container: idle, confirm: 'yes' });
+    const noConfirm = await call(h.client, 'stop', { container: idle, confirm: 'yes' });
     expect(noConfirm.isError).toBe(true);
     expect(textOf(noConfirm)).toMatch(/confirm must repeat the container name/);
-    const liveStop = await call(client, 'stop', { container: live, confirm: live });
+    const liveStop = await call(h.client, 'stop', { container: live, confirm: live });
     expect(liveStop.isError).toBe(true);
     expect(textOf(liveStop)).toMatch(/live color/);
-    expect((await status(client)).colors[st.liveColor]).toMatchObject({ state: 'running' });
-    const ok = await call(client, 'stop', { container: idle, confirm: idle });
+    expect((await status(h.client)).colors[st.liveColor]).toMatchObject({ state: 'running' });
+    const ok = await call(h.client, 'stop', { container: idle, confirm: idle });
     expect(ok.isError ?? false, textOf(ok)).toBe(false);
     expect((ok.structuredContent as { state: string }).state).toBe('exited');
   });
 });
 
 describe.skipIf(!sandbox)('nginx switch aborted by an invalid config', () => {
-  let server: Awaited<ReturnType<typeof startSandboxServer>>;
-  let client: Client;
-  beforeAll(async () => {
-    resetSandbox(sandbox!);
-    // nginx -t "fails": the switch must restore the old upstream and leave traffic alone.
-    server = await startSandboxServer((c) => {
-      fastDeploy(c);
-      c.nginx.testCommand = ['/bin/sh', '-c', 'echo "nginx: [emerg] invalid upstream (test)" >&2; exit 1'];
-    });
-    client = await connect(server.url);
-  });
-  afterAll(async () => {
-    await client?.close();
-    await server?.shutdown();
-    resetSandbox(sandbox!);
+  // nginx -t "fails": the switch must restore the old upstream and leave traffic alone.
+  const h = useSandboxServer((c) => {
+    fastDeploy(c);
+    c.nginx.testCommand = ['/bin/sh', '-c', 'echo "nginx: [emerg] invalid upstream (test)" >&2; exit 1'];
   });
 
   it('aborts the switch, restores the upstream, and traffic is untouched', async () => {
     commitToOrigin(sandbox!, { VERSION: '2.0.0' }, 'v2');
     const upstreamBefore = readFileSync(sandbox!.nginx.upstreamFile, 'utf8');
     const load = startLoad(sandbox!.frontUrl);
-    const r = await call(client, 'deploy_blue_green', {});
+    const r = await call(h.client, 'deploy_blue_green', {});
     const report = await load.stop();
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/nginx switch failed/);
@@ -247,7 +243,7 @@ describe.skipIf(!sandbox)('nginx switch aborted by an invalid config', () => {
     expect(readFileSync(sandbox!.nginx.upstreamFile, 'utf8')).toBe(upstreamBefore);
     expect(report.failures, report.failureSamples.join('\n')).toBe(0);
     expect(new Set(report.versions)).toEqual(new Set(['1.0.0']));
-    expect((await status(client)).liveColor).toBe('blue');
+    expect((await status(h.client)).liveColor).toBe('blue');
   });
 });
 
