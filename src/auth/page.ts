@@ -74,7 +74,7 @@ ${v.error ? `<p class="err" role="alert">${escapeHtml(v.error)}</p>` : ''}
 </fieldset>
 <label class="pw" for="passphrase">Admin passphrase</label>
 <input type="password" id="passphrase" name="passphrase" required autofocus>
-<p class="note">Only approve if you started this connection yourself. You can revoke it later from the application.</p>
+<p class="note">Only approve if you started this connection yourself. You can revoke it later: <code>loop-ops-mcp oauth-clients revoke</code>.</p>
 <div class="buttons"><button class="primary" type="submit" name="action" value="approve">Allow</button>
 <button type="submit" name="action" value="deny" formnovalidate>Deny</button></div>
 </form>`;
