@@ -13,7 +13,7 @@
  *   the address checked, so a second DNS answer cannot swap it;
  * - 200 only (redirects are not followed), at most 5 KiB, a few seconds;
  * - results are cached (bounded), failures briefly, concurrent fetches of
- *   one URL shared.
+ *   one URL shared, at most 4 different documents fetched at once.
  * Loopback documents over http are accepted only when the runtime says so
  * (tests serve their document on 127.0.0.1).
  */
@@ -49,6 +49,8 @@ export interface MetadataDocumentOptions {
   cacheTtlMs?: number;
   failureTtlMs?: number;
   maxCached?: number;
+  /** Different documents fetched at the same time, at most. */
+  maxConcurrent?: number;
   now?: () => number;
 }
 
@@ -134,6 +136,7 @@ export class ClientMetadataDocuments {
   private readonly cacheTtlMs: number;
   private readonly failureTtlMs: number;
   private readonly maxCached: number;
+  private readonly maxConcurrent: number;
   /** Documents fetched over the network (tests, logs). */
   fetches = 0;
 
@@ -143,6 +146,7 @@ export class ClientMetadataDocuments {
     this.cacheTtlMs = opts.cacheTtlMs ?? 10 * 60_000;
     this.failureTtlMs = opts.failureTtlMs ?? 30_000;
     this.maxCached = opts.maxCached ?? 100;
+    this.maxConcurrent = opts.maxConcurrent ?? 4;
   }
 
   /** Why this URL cannot be a client_id here, or null. No network. */
@@ -182,6 +186,8 @@ export class ClientMetadataDocuments {
     }
     const running = this.fetching.get(clientId);
     if (running) return running;
+    // Unauthenticated requests trigger these fetches: bound how many run at once.
+    if (this.fetching.size >= this.maxConcurrent) throw new MetadataDocumentError('too many metadata documents being fetched at once; try again shortly');
     const p = this.fetchAndCheck(clientId).then(
       (client) => {
         this.remember(clientId, { client, expiresAt: this.now() + this.cacheTtlMs });
@@ -248,12 +254,20 @@ export class ClientMetadataDocuments {
     const literal = isIP(host);
     if (literal) addrs = [{ address: host, family: literal as 4 | 6 }];
     else {
+      const lookup = this.opts.resolve
+        ? this.opts.resolve(host)
+        : dnsLookup(host, { all: true, verbatim: true }).then((list) => list.map((a) => ({ address: a.address, family: a.family as 4 | 6 })));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new MetadataDocumentError(`metadata document host ${host} did not resolve within ${this.timeoutMs} ms`)), this.timeoutMs);
+      });
       try {
-        addrs = this.opts.resolve
-          ? await this.opts.resolve(host)
-          : (await dnsLookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
-      } catch {
+        addrs = await Promise.race([lookup, late]);
+      } catch (e) {
+        if (e instanceof MetadataDocumentError) throw e;
         throw new MetadataDocumentError(`metadata document host ${host} does not resolve`);
+      } finally {
+        clearTimeout(timer);
       }
     }
     if (!addrs.length) throw new MetadataDocumentError(`metadata document host ${host} does not resolve`);

@@ -414,6 +414,7 @@ async function documentServer(): Promise<{ base: string; hits: string[]; set(pat
     hits.push(req.url ?? '');
     const r = routes.get(req.url ?? '');
     if (!r) return res.writeHead(404).end();
+    if (r.body === 'HANG') return; // never answers
     res.writeHead(r.status, { 'Content-Type': 'application/json', ...r.headers }).end(typeof r.body === 'function' ? r.body(base) : r.body);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -422,7 +423,10 @@ async function documentServer(): Promise<{ base: string; hits: string[]; set(pat
     base,
     hits,
     set: (path, body, status = 200, headers = {}) => routes.set(path, { body, status, headers }),
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((ok) => server.close(() => ok()));
+    },
   };
 }
 
@@ -441,7 +445,7 @@ describe('OAuth: Client ID Metadata Documents', () => {
       throw new Error('ENOTFOUND');
     };
     running = await start(join(dir, 'oauth.json'), { allowedRedirectHosts: ['cimd.internal.test', 'mixed.internal.test'] }, {
-      metadataDocuments: { allowLoopback: true, resolve: fakeDns, timeoutMs: 2_000 },
+      metadataDocuments: { allowLoopback: true, resolve: fakeDns, timeoutMs: 1_000 },
     });
     // Production settings: no loopback documents.
     strict = await start(join(dir, 'strict.json'));
@@ -482,7 +486,7 @@ describe('OAuth: Client ID Metadata Documents', () => {
     expect(r.html, id).toMatch(why);
   };
 
-  it('refused: redirect URI not listed, client_id mismatch, oversize, a redirect, not JSON, client secret methods', async () => {
+  it('refused: redirect URI not listed, client_id mismatch, oversize, a redirect, too slow, not JSON, client secret methods', async () => {
     docs.set('/one.json', doc('/one.json'));
     await refused(running, `${docs.base}/one.json`, 'https://chatgpt.com/connector_platform_oauth_redirect', /not one this client lists in its metadata document/);
     docs.set('/mismatch.json', doc('/other.json'));
@@ -493,6 +497,8 @@ describe('OAuth: Client ID Metadata Documents', () => {
     await refused(running, `${docs.base}/chunked.json`, CLAUDE_REDIRECT, /larger than 5120 bytes/);
     docs.set('/moved.json', '', 302, { Location: 'http://169.254.169.254/latest/meta-data' });
     await refused(running, `${docs.base}/moved.json`, CLAUDE_REDIRECT, /HTTP 302.*redirects are not followed/);
+    docs.set('/slow.json', 'HANG');
+    await refused(running, `${docs.base}/slow.json`, CLAUDE_REDIRECT, /not received within 1000 ms/);
     docs.set('/html.json', '<html>');
     await refused(running, `${docs.base}/html.json`, CLAUDE_REDIRECT, /not JSON/);
     docs.set('/secret.json', doc('/secret.json', { token_endpoint_auth_method: 'client_secret_post' }));

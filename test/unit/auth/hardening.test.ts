@@ -104,6 +104,19 @@ describe('metadata document URLs and addresses', () => {
     expect(loop.urlProblem('http://127.0.0.1:8080/c.json')).toBeNull();
   });
 
+  it('at most 4 different documents fetched at once; a slow resolver is cut off', async () => {
+    const stuck = new ClientMetadataDocuments({
+      allowlist: new RedirectHostAllowlist(),
+      resolve: () => new Promise(() => {}),
+      timeoutMs: 200,
+    });
+    const first = [1, 2, 3, 4].map((i) => stuck.resolve(`https://chatgpt.com/c${i}.json`));
+    await expect(stuck.resolve('https://chatgpt.com/c5.json')).rejects.toThrow(/too many metadata documents/);
+    for (const p of first) await expect(p).rejects.toThrow(/did not resolve within 200 ms/);
+    // The failure is cached briefly: no new fetch for the same URL.
+    await expect(stuck.resolve('https://chatgpt.com/c1.json')).rejects.toThrow(/did not resolve/);
+  });
+
   it('public vs non-public addresses', () => {
     for (const a of ['93.184.216.34', '1.1.1.1', '2606:4700::1111', '::ffff:8.8.8.8']) expect(isPublicAddress(a), a).toBe(true);
     for (const a of ['10.1.2.3', '127.0.0.1', '169.254.169.254', '172.20.0.1', '192.168.1.1', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '64:ff9b::a00:1', 'not an ip']) {
