@@ -137,8 +137,6 @@ export class ClientMetadataDocuments {
   private readonly failureTtlMs: number;
   private readonly maxCached: number;
   private readonly maxConcurrent: number;
-  /** Documents fetched over the network (tests, logs). */
-  fetches = 0;
 
   constructor(private readonly opts: MetadataDocumentOptions) {
     this.now = opts.now ?? Date.now;
@@ -216,7 +214,6 @@ export class ClientMetadataDocuments {
   private async fetchAndCheck(clientId: string): Promise<StoredClient> {
     const url = new URL(clientId);
     const target = await this.checkedAddress(url);
-    this.fetches++;
     const body = await this.get(url, target);
     let json: unknown;
     try {

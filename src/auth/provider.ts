@@ -312,6 +312,7 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
         this.authorizeProblem(q).then(
           (problem) => {
             if (!problem) return next();
+            this.log.info({ client_id: typeof q.client_id === 'string' ? q.client_id.slice(0, 200) : undefined, problem }, 'authorization request refused');
             res.set('Cache-Control', 'no-store');
             sendHtml(res, 400, (n) => renderMessage('Authorization request refused', problem, n));
           },
