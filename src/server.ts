@@ -332,7 +332,11 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
   // Deliberate: only the client IP (pre-auth rate limit, passphrase throttle) depends on it; URLs come from publicBaseUrl.
   // `true` never gets here (the config refuses it): it would let each client pick its own address.
   app.set('trust proxy', deps.config.auth.trustProxy);
-  const limits = createRateLimits({ preAuthPerMinute: cfg.preAuthRateLimitPerMinute, perPrincipalPerMinute: cfg.rateLimitPerMinute });
+  const limits = createRateLimits({
+    preAuthPerMinute: cfg.preAuthRateLimitPerMinute,
+    perPrincipalPerMinute: cfg.rateLimitPerMinute,
+    authRequired: token !== undefined || oauth !== undefined,
+  });
 
   app.use((_req, res, next) => {
     if (!closing) return next();

@@ -34,6 +34,11 @@ export interface RateLimitsOptions {
   perPrincipalPerMinute: number;
   /** Window length (default one minute). */
   windowMs?: number;
+  /**
+   * False with `--no-auth` (loopback only): every MCP request is the
+   * anonymous principal's, so none counts against its address.
+   */
+  authRequired?: boolean;
 }
 
 export interface RateLimits {
@@ -76,6 +81,7 @@ function tooMany(req: Request, res: Response, why: string): void {
 
 export function createRateLimits(opts: RateLimitsOptions): RateLimits {
   const windowMs = opts.windowMs ?? 60_000;
+  const authRequired = opts.authRequired ?? true;
   // Requests already counted against their address (so an auth failure is not counted twice).
   const counted = new WeakSet<Request>();
   const common = {
@@ -99,7 +105,7 @@ export function createRateLimits(opts: RateLimitsOptions): RateLimits {
   });
 
   const preAuth: RequestHandler = (req, res, next) => {
-    if (isMcpPath(req.path) && req.headers.authorization !== undefined) return next();
+    if (isMcpPath(req.path) && (!authRequired || req.headers.authorization !== undefined)) return next();
     counted.add(req);
     return byAddress(req, res, next);
   };

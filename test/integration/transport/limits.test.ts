@@ -26,7 +26,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config.js';
 import { startHttp, type RunningHttp } from '../../../src/server.js';
-import { API_TOKEN, testConfig, testDeps } from '../../unit/server/fixtures.js';
+import { API_TOKEN, SUDO_PASSWORD, testConfig, testDeps } from '../../unit/server/fixtures.js';
 
 const AUTH = { Authorization: `Bearer ${API_TOKEN}` };
 const mcpHeaders = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
@@ -188,6 +188,18 @@ describe('rate limits', () => {
     expect(anon).toEqual([401, 401, 401, 401, 401]);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     await client.close().catch(() => {});
+  });
+
+  it('--no-auth (loopback): MCP requests are the anonymous principal\'s, not counted against the address', async () => {
+    const config = testConfig({ server: { preAuthRateLimitPerMinute: 3 } });
+    const running = await startHttp(testDeps({ config, secrets: { sudoPassword: SUDO_PASSWORD } }), { noAuth: true });
+    toClose.push(running);
+    const transport = new StreamableHTTPClientTransport(new URL(`${running.url}/mcp`));
+    const client = new Client({ name: 'anon', version: '1.0.0' });
+    await client.connect(transport);
+    for (let i = 0; i < 5; i++) expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+    expect(await flood(5, 1, async () => (await fetch(`${running.url}/nothing`)).status)).toEqual([404, 404, 404, 429, 429]);
   });
 
   it('behind a reverse proxy (trustProxy: 1) each forwarded address has its own pre-auth count', async () => {
