@@ -325,13 +325,22 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     log.warn({ host: cfg.host }, 'bound beyond loopback but server.allowedHosts lists only loopback names: remote clients will get 403');
   }
 
+  const trustProxy = deps.config.auth.trustProxy;
+  if (oauth && oauth.resource.startsWith('https:') && (trustProxy === false || trustProxy === 0)) {
+    // An https public URL in front of this plain-HTTP listener means a TLS-terminating reverse proxy.
+    log.warn(
+      'auth.oauth.publicBaseUrl is https, so a reverse proxy is in front, but auth.trustProxy is not set: every unauthenticated ' +
+        'client shares the proxy\'s address (pre-auth rate limit, passphrase throttle). Set auth.trustProxy to 1 or to the proxy\'s address',
+    );
+  }
+
   let closing = false;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   // Deliberate: only the client IP (pre-auth rate limit, passphrase throttle) depends on it; URLs come from publicBaseUrl.
   // `true` never gets here (the config refuses it): it would let each client pick its own address.
-  app.set('trust proxy', deps.config.auth.trustProxy);
+  app.set('trust proxy', trustProxy);
   const limits = createRateLimits({
     preAuthPerMinute: cfg.preAuthRateLimitPerMinute,
     perPrincipalPerMinute: cfg.rateLimitPerMinute,

@@ -11,7 +11,8 @@
  * - slow headers / a slow body: 408 and the connection closes; a streamed
  *   response (SSE) outlives the request timeout;
  * - the connection cap; sessions per principal;
- * - `auth.trustProxy: true` refused at start (the CLI, exit 2).
+ * - `auth.trustProxy: true` refused at start (the CLI, exit 2); a warning
+ *   when OAuth's https URL shows a proxy in front but trustProxy is unset.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config.js';
-import { startHttp, type RunningHttp } from '../../../src/server.js';
+import { createHttpApp, startHttp, type RunningHttp } from '../../../src/server.js';
 import { API_TOKEN, SUDO_PASSWORD, testConfig, testDeps } from '../../unit/server/fixtures.js';
 
 const AUTH = { Authorization: `Bearer ${API_TOKEN}` };
@@ -298,8 +299,32 @@ describe('sessions per principal', () => {
   });
 });
 
-describe('auth.trustProxy: true', () => {
-  it('is refused at start with a clear message (exit 2)', async () => {
+describe('auth.trustProxy', () => {
+  it('OAuth behind an https public URL without trustProxy: a startup warning says to set it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loop-ops-trust-'));
+    try {
+      const warned = async (trustProxy: Config['auth']['trustProxy']) => {
+        const config = testConfig();
+        config.auth = {
+          ...config.auth,
+          trustProxy,
+          oauth: { ...config.auth.oauth, enabled: true, publicBaseUrl: 'https://ops.example.test', stateFile: join(dir, `oauth-${String(trustProxy)}.json`) },
+        };
+        const deps = testDeps({ config, secrets: { sudoPassword: SUDO_PASSWORD, apiToken: API_TOKEN, adminPassphrase: 'correct horse battery staple' } });
+        const app = createHttpApp(deps);
+        await app.shutdown();
+        return deps.logLines.some((l) => l.includes('auth.trustProxy is not set'));
+      };
+      expect(await warned(false)).toBe(true);
+      expect(await warned(1)).toBe(false);
+      expect(await warned('127.0.0.1')).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+
+  it('true is refused at start with a clear message (exit 2)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'loop-ops-trust-'));
     try {
       const file = join(dir, 'config.yaml');
