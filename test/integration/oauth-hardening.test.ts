@@ -176,6 +176,8 @@ describe('OAuth against hostile callers', () => {
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(1);
     expect(statuses.filter((s) => s === 429)).toHaveLength(39);
+    // Refused by the consent gate (the page says why), not by an HTTP rate limit.
+    for (const r of results.filter((x) => x.status === 429)) expect(r.body).toMatch(/being checked already|Too many wrong passphrases/);
     expect(provider.passphraseChecks - before).toBe(1);
     // Still refused right after, even with the right passphrase (back-off), and not checked.
     expect((await postConsent(url, form, PASSPHRASE)).status).toBe(429);
@@ -392,6 +394,7 @@ describe('OAuth: global wrong-passphrase budget across addresses', () => {
     expect(checks).toBeLessThanOrEqual(5);
     expect(results.filter((x) => x.status === 401)).toHaveLength(checks);
     expect(results.filter((x) => x.status === 429)).toHaveLength(40 - checks);
+    for (const r of results.filter((x) => x.status === 429)) expect(r.body).toMatch(/checking other passphrases|from all addresses together/);
     // Spend the rest of the budget from fresh addresses, one at a time.
     for (let i = checks; i < 5; i++) expect((await postConsent(url, form, 'still wrong', { localAddress: `127.0.2.${i + 1}` })).status).toBe(401);
     expect(provider.passphraseChecks).toBe(5);
