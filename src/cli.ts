@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Deps } from './deps.js';
 import { createLogger, scrubberFor } from './log.js';
+import { metricSourcesOf } from './metrics/index.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
@@ -168,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     scrubber,
     tools: allTools,
     services: bundle.services,
+    observe: metricSourcesOf(bundle.services),
     probeNas: () => bundle.probeNas(),
     close: () => bundle.close(),
   };

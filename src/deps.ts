@@ -4,6 +4,7 @@
  */
 import type { Config, Secrets } from './config.js';
 import type { Logger, SecretScrubber } from './log.js';
+import type { MetricSources } from './metrics/index.js';
 import type { AnyToolDefinition } from './tools/types.js';
 
 export interface Deps<Services = unknown> {
@@ -18,6 +19,8 @@ export interface Deps<Services = unknown> {
   services: Services;
   /** Is the NAS reachable? For `/healthz`; must not throw (a throw counts as false). */
   probeNas(): Promise<boolean>;
+  /** What /metrics reads besides tool calls (SSH pool, jobs, operations); absent parts are left out. */
+  observe?: MetricSources;
   /** Releases the services (SSH pool, …). Called once, last, on shutdown. */
   close(): Promise<void>;
 }

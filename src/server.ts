@@ -41,6 +41,8 @@ import { hostCheck, isLoopbackHost, normalizeAllowedHost } from './http/hosts.js
 import { rateLimit } from './http/rateLimit.js';
 import { SessionRegistry } from './http/sessions.js';
 import type { Logger } from './log.js';
+import { ServerMetrics } from './metrics/index.js';
+import { metricsHandler } from './metrics/http.js';
 import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
 import { ToolInventory } from './tools/inventory.js';
 import type { Caller, TransportKind } from './tools/types.js';
@@ -92,19 +94,23 @@ export interface ServerCore {
   inventory: ToolInventory;
   runtime: GuardRuntime;
   instructions: string;
+  /** This instance's Prometheus registry (HTTP with metrics.enabled). */
+  metrics?: ServerMetrics;
 }
 
-export function createCore<S>(deps: Deps<S>): ServerCore {
+export function createCore<S>(deps: Deps<S>, opts: { metrics?: boolean } = {}): ServerCore {
   const readOnly = deps.config.server.readOnly;
   const inventory = ToolInventory.create(deps.tools, deps.services, { readOnly });
+  const metrics = opts.metrics ? new ServerMetrics(deps.observe ?? {}, { processMetrics: deps.config.metrics.processMetrics }) : undefined;
   const runtime: GuardRuntime = {
     log: deps.log,
     scrubber: deps.scrubber,
     audit: new AuditLog({ log: deps.log.child({ component: 'audit' }), file: deps.config.log.auditFile }),
     calls: new CallTracker(),
     policy: { readOnly },
+    ...(metrics ? { onCall: (tool, outcome, ms) => metrics.observeToolCall(tool, outcome, ms) } : {}),
   };
-  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps) };
+  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps), ...(metrics ? { metrics } : {}) };
 }
 
 /** A fresh McpServer with every exposed tool registered behind the guard. */
@@ -307,7 +313,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
       throw e;
     }
   }
-  const core = createCore(deps);
+  const core = createCore(deps, { metrics: deps.config.metrics.enabled });
   const calls = core.runtime.calls;
   const sessions = new SessionRegistry({
     idleTimeoutMs: cfg.sessionIdleTimeoutMs,
@@ -426,6 +432,9 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
   });
 
+  // Behind the same auth as the MCP routes (and their rate limit); read scope.
+  if (core.metrics) app.get('/metrics', auth, metricsHandler(core.metrics, log));
+
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
   });
@@ -449,6 +458,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     await drainCalls(core, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     await sessions.closeAll('server shutting down');
     await core.runtime.audit.flush();
+    core.metrics?.close();
   });
 
   log.info(

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ContainerSpec } from '../docker/index.js';
 import type { Services } from '../ops/services.js';
+import { outcomeOf, type OperationEvents } from '../ops/events.js';
 import { probeFromNas, type HttpProbe } from '../ops/nas-http.js';
 import { colorContainerName, LABEL_APP, LABEL_COLOR, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION } from '../ops/status.js';
 import { waitHealthy } from './health-gate.js';
@@ -57,6 +58,17 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     const t = setTimeout(r, ms);
     signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
   });
+
+/** The journal, plus a phase event to observers each time the operation enters a phase. */
+function observeJournal(journal: Journal, events: OperationEvents | undefined, kind: string): Journal {
+  if (!events) return journal;
+  const phase = journal.phase.bind(journal);
+  journal.phase = (name, detail) => {
+    events.phase({ operationId: journal.entry.operationId, kind, phase: name, at: now() });
+    return phase(name, detail);
+  };
+  return journal;
+}
 
 export function newOperationId(kind: OperationKind, at = new Date()): string {
   const ts = at.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\..*/, '');
@@ -105,22 +117,50 @@ export class BlueGreen {
 
   // --- lock, journal, history ---------------------------------------------
 
-  private async begin(kind: OperationKind, who: Who, detail: Record<string, string>): Promise<{ id: string; journal: Journal; started: string }> {
+  private async begin(kind: OperationKind, who: Who, detail: Record<string, string>): Promise<{ id: string; journal: Journal; started: string; t0: number; who: string }> {
     const id = newOperationId(kind);
     const lock: LockDetails = { operationId: id, operation: kind, holder: who.caller, since: now(), host: hostname(), pid: process.pid };
     await acquireLock(this.s.pool, this.s.config.state.dir, lock);
-    const journal = new Journal(this.s.pool, this.s.config.state.dir, { operationId: id, kind, detail });
+    const journal = observeJournal(new Journal(this.s.pool, this.s.config.state.dir, { operationId: id, kind, detail }), this.s.events, kind);
+    const started = now();
+    this.s.events?.started({ operationId: id, kind, app: this.app.name, target: this.s.config.nas.host, who: who.caller, startedAt: started, detail });
     try {
       await journal.phase('locked');
     } catch (e) {
       await releaseLock(this.s.pool, this.s.config.state.dir, id).catch(() => {});
+      this.finishedEvent({ id, started, who: who.caller }, { kind, fromColor: null, toColor: null, image: null, version: null, commit: null, outcome: 'failed', message: (e as Error).message }, 0);
       throw e;
     }
-    return { id, journal, started: now() };
+    return { id, journal, started, t0: performance.now(), who: who.caller };
+  }
+
+  /** Tells observers (metrics, webhooks) how an operation ended; never throws. */
+  private finishedEvent(
+    op: { id: string; started: string; who: string },
+    rec: Pick<HistoryRecord, 'kind' | 'fromColor' | 'toColor' | 'image' | 'version' | 'commit' | 'outcome' | 'message'>,
+    durationMs: number,
+  ): void {
+    this.s.events?.finished({
+      operationId: op.id,
+      kind: rec.kind,
+      app: this.app.name,
+      target: this.s.config.nas.host,
+      who: op.who,
+      outcome: outcomeOf(rec.outcome),
+      fromColor: rec.fromColor,
+      toColor: rec.toColor,
+      version: rec.version,
+      image: rec.image,
+      commit: rec.commit,
+      message: rec.message,
+      startedAt: op.started,
+      endedAt: now(),
+      durationMs: Math.max(0, Math.round(durationMs)),
+    });
   }
 
   private async end(
-    op: { id: string; journal: Journal; started: string },
+    op: { id: string; journal: Journal; started: string; t0: number; who: string },
     rec: Omit<HistoryRecord, 'id' | 'startedAt' | 'endedAt'>,
     finalPhase: 'done' | 'failed' | 'rolled_back' | 'recovered',
   ): Promise<void> {
@@ -132,6 +172,7 @@ export class BlueGreen {
     );
     await releaseLock(this.s.pool, this.s.config.state.dir, op.id).catch((e: Error) => errors.push(`lock: ${e.message}`));
     if (errors.length) this.s.log.error({ operationId: op.id, errors }, 'could not record the end of an operation');
+    this.finishedEvent(op, rec, performance.now() - op.t0);
   }
 
   private async lastLogs(container: string, lines = 20): Promise<string[]> {
@@ -577,6 +618,21 @@ export class BlueGreen {
         outcome: 'recovered',
         message: `cut off at ${interrupted.phase}; ${actions.join('; ')}`,
       });
+      const startedMs = Date.parse(interrupted.startedAt);
+      this.finishedEvent(
+        { id: interrupted.operationId, started: interrupted.startedAt, who: who.caller },
+        {
+          kind: interrupted.kind,
+          fromColor: from ?? null,
+          toColor: to ?? null,
+          image: interrupted.detail.image ?? null,
+          version: interrupted.detail.version ?? null,
+          commit: interrupted.detail.commit ?? null,
+          outcome: 'recovered',
+          message: `cut off at ${interrupted.phase}; ${actions.join('; ')}`,
+        },
+        Number.isFinite(startedMs) ? Date.now() - startedMs : 0,
+      );
     }
     if (lock) {
       await releaseLock(pool, stateDir, lock.operationId);

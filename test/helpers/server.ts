@@ -2,6 +2,7 @@
 import type { Config } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
 import { createLogger, scrubberFor } from '../../src/log.js';
+import { metricSourcesOf } from '../../src/metrics/index.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
 import { createServices, type Services } from '../../src/services.js';
 import { allTools } from '../../src/tools/index.js';
@@ -23,6 +24,7 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}): Promi
     scrubber: scrubberFor(secrets),
     tools: allTools,
     services: bundle.services,
+    observe: metricSourcesOf(bundle.services),
     probeNas: bundle.probeNas,
     close: bundle.close,
   };
