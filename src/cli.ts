@@ -18,6 +18,7 @@ import { metricSourcesOf } from './metrics/index.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
+import { allPrompts, allResources } from './resources/index.js';
 import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
@@ -168,6 +169,8 @@ export async function main(argv: string[]): Promise<number> {
     log,
     scrubber,
     tools: allTools,
+    resources: allResources,
+    prompts: allPrompts,
     services: bundle.services,
     observe: metricSourcesOf(bundle.services),
     probeNas: () => bundle.probeNas(),

@@ -43,6 +43,7 @@ import { SessionRegistry } from './http/sessions.js';
 import type { Logger } from './log.js';
 import { ServerMetrics } from './metrics/index.js';
 import { metricsHandler } from './metrics/http.js';
+import { registerResourcesAndPrompts } from './resources/register.js';
 import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
 import { ToolInventory } from './tools/inventory.js';
 import type { Caller, TransportKind } from './tools/types.js';
@@ -136,6 +137,8 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
     };
   };
   core.inventory.registerOn(server, core.runtime, callerOf);
+  const { resources = [], prompts = [], services, config } = core.deps;
+  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.app.name }, core.runtime, callerOf);
   hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
   return server;

@@ -123,7 +123,7 @@ export function slackPayload(n: OperationNotice): WebhookRequest {
     { type: 'section', text: { type: 'mrkdwn', text: `*${slackEscape(summaryLine(n))}*` } },
     { type: 'section', fields: facts(n).map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${slackEscape(v)}` })) },
   ];
-  if (msg) blocks.push({ type: 'context', elements: [{ type: 'plain_text', text: msg, emoji: false }] });
+  if (msg) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(msg), verbatim: true }] });
   const body = { text: slackEscape(summaryLine(n)), blocks };
   return { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
 }

@@ -261,7 +261,8 @@ export function guardTool(
       const structured = scrubDeep(parsed.data, rt.scrubber) as Record<string, unknown>;
       const text = scrub(typeof out.text === 'string' ? out.text : String(out.text));
       audit('ok');
-      return { content: [{ type: 'text', text }], structuredContent: structured };
+      const links = (out.links ?? []).map((l) => ({ type: 'resource_link' as const, ...l, name: scrub(l.name), ...(l.description ? { description: scrub(l.description) } : {}) }));
+      return { content: [{ type: 'text', text }, ...links], structuredContent: structured };
     } catch (e) {
       const expected = asExpectedError(e);
       if (expected) {

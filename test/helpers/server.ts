@@ -5,6 +5,7 @@ import { createLogger, scrubberFor } from '../../src/log.js';
 import { metricSourcesOf } from '../../src/metrics/index.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
 import { createServices, type Services } from '../../src/services.js';
+import { allPrompts, allResources } from '../../src/resources/index.js';
 import { allTools } from '../../src/tools/index.js';
 import { sandboxConfig } from './nas.js';
 
@@ -23,6 +24,8 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}): Promi
     log,
     scrubber: scrubberFor(secrets),
     tools: allTools,
+    resources: allResources,
+    prompts: allPrompts,
     services: bundle.services,
     observe: metricSourcesOf(bundle.services),
     probeNas: bundle.probeNas,

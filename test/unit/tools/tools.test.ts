@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config.js';
 import type { Services } from '../../../src/services.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
+import { allPrompts, allResources } from '../../../src/resources/index.js';
 import { allTools } from '../../../src/tools/index.js';
 import { lintToolDefinition } from '../../../src/tools/inventory.js';
 import type { AnyToolDefinition } from '../../../src/tools/types.js';
@@ -39,7 +40,7 @@ async function connect(readOnly = false) {
   });
   const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs') };
   const base = testDeps({ config });
-  const deps = { ...base, tools: allTools, services };
+  const deps = { ...base, tools: allTools, resources: allResources, prompts: allPrompts, services };
   const server = createMcpServer(createCore(deps), 'stdio');
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
