@@ -96,7 +96,3 @@ export class OperationEventHub implements OperationEvents {
   }
 }
 
-/** Maps an engine final phase / history outcome to an event outcome. */
-export function outcomeOf(historyOutcome: string): OperationOutcome {
-  return historyOutcome === 'succeeded' || historyOutcome === 'rolled_back' || historyOutcome === 'recovered' ? historyOutcome : 'failed';
-}
