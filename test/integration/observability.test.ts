@@ -21,7 +21,7 @@ const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? 
 const HOOK_PATH = '/hooks/loop-ops-7Qm2xZ9pL4';
 
 function fastDeploy(c: Config): void {
-  c.deploy.healthAttempts = 40;
+  c.deploy.healthAttempts = 16; // the failing version below fails the gate in ~8 s
   c.deploy.healthIntervalMs = 500;
   c.deploy.verifySeconds = 3;
   c.deploy.verifyIntervalMs = 250;
@@ -110,13 +110,26 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     console.info(`notices: ${dep!.summary} | ${rb!.summary}`);
   });
 
+  it('a deploy whose version fails its health gate posts one "failed" notice with the reason', async () => {
+    commitToOrigin(sandbox!, { VERSION: '1.2.0', MODE: 'fail' }, 'broken health');
+    const d = await call('deploy_blue_green', {});
+    expect(d.isError).toBe(true);
+    await waitFor(() => received.length, (n) => n >= 3, 15_000);
+    expect(received).toHaveLength(3);
+    expect(received[2]!.body).toMatchObject({ kind: 'deploy', outcome: 'failed', fromColor: 'blue', toColor: 'green', fromVersion: '1.0.0', toVersion: '1.2.0' });
+    expect((received[2]!.body as unknown as { message: string }).message).toMatch(/did not become healthy/);
+    console.info(`notice: ${received[2]!.body.summary}`);
+  });
+
   it('/metrics counts those operations, their phases, the tool calls and the SSH pool', async () => {
     const t = await metrics();
+    expect(value(t, 'loop_ops_operations_total{kind="deploy",outcome="failed"}')).toBe(1);
+    expect(value(t, 'loop_ops_tool_calls_total{tool="deploy_blue_green",outcome="error"}')).toBe(1);
     expect(value(t, 'loop_ops_operations_total{kind="deploy",outcome="succeeded"}')).toBe(1);
     expect(value(t, 'loop_ops_operations_total{kind="rollback",outcome="succeeded"}')).toBe(1);
     expect(value(t, 'loop_ops_operations_running{kind="deploy"}')).toBe(0);
-    for (const phase of ['build', 'health', 'switch', 'verify']) {
-      expect(value(t, `loop_ops_operation_phase_duration_seconds_count{kind="deploy",phase="${phase}"}`), phase).toBe(1);
+    for (const [phase, n] of [['build', 2], ['health', 2], ['switch', 1], ['verify', 1]] as const) {
+      expect(value(t, `loop_ops_operation_phase_duration_seconds_count{kind="deploy",phase="${phase}"}`), phase).toBe(n);
     }
     expect(value(t, 'loop_ops_tool_calls_total{tool="deploy_blue_green",outcome="ok"}')).toBe(1);
     expect(value(t, 'loop_ops_ssh_connections{state="ready"}')).toBeGreaterThanOrEqual(1);
@@ -130,7 +143,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     const history = await readText('loop-ops://history');
     expect(history).toContain('not instructions');
     const recs = JSON.parse(history.slice(history.indexOf('['), history.lastIndexOf(']') + 1)) as Array<{ kind: string; outcome: string }>;
-    expect(recs.slice(0, 2).map((x) => `${x.kind}:${x.outcome}`)).toEqual(['rollback:succeeded', 'deploy:succeeded']);
+    expect(recs.slice(0, 3).map((x) => `${x.kind}:${x.outcome}`)).toEqual(['deploy:failed', 'rollback:succeeded', 'deploy:succeeded']);
     const logs = await readText('loop-ops://logs/blue');
     expect(logs).toMatch(/^loop-api-blue: newest \d+ line\(s\)/);
     const st = await call('status');
