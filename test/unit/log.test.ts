@@ -65,5 +65,9 @@ describe('webhook URL helpers', () => {
       expect.arrayContaining(['123456789', 'pa55word', 'v4lue', 'key=v4lue']),
     );
     expect(urlSecrets('https://discord.com/api/webhooks/123456789/x')).not.toContain('webhooks');
+    // Plain words in the middle of a path are names, not tokens: scrubbing them would garble every log.
+    const plain = urlSecrets('https://example.com/webhooks/deployments/Zx81kq2w');
+    expect(plain).toContain('Zx81kq2w');
+    expect(plain).not.toContain('deployments');
   });
 });
