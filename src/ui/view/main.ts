@@ -14,16 +14,20 @@ import type { z } from 'zod';
 // Types only (erased by esbuild): the view reads exactly what the tools' output schemas promise.
 import type { dashboardTool } from '../../tools/dashboard.js';
 import type { statusTool } from '../../tools/status.js';
+import type { rollbackTool } from '../../tools/write.js';
 
 type StatusData = z.output<z.ZodObject<(typeof statusTool)['outputSchema']>>;
 type DashboardData = z.output<z.ZodObject<(typeof dashboardTool)['outputSchema']>>;
 type Actions = DashboardData['actions'];
 type Container = NonNullable<StatusData['colors']['blue']>;
 type Deployment = StatusData['recentDeployments'][number];
+type RollbackData = z.output<z.ZodObject<(typeof rollbackTool)['outputSchema']>>;
 type Color = 'blue' | 'green';
 
 const HISTORY = 10;
 const REFRESH_MS = 15_000;
+/** While a rollback runs: fast enough to see the lock and the phases go by. */
+const BUSY_REFRESH_MS = 1_000;
 
 const state: {
   data: StatusData | null;
@@ -226,13 +230,24 @@ function take(r: CallToolResult): void {
   }
 }
 
-async function refresh(): Promise<void> {
-  try {
-    take(await app.callServerTool({ name: 'status', arguments: { history: HISTORY } }));
-  } catch (e) {
-    state.notice = { kind: 'error', text: `refresh failed: ${(e as Error).message}` };
-  }
-  render();
+/** The host's reason, without the JSON-RPC wrapping ("MCP error -32603: …"). */
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/^MCP error -?\d+: /, '');
+
+let refreshing: Promise<void> | null = null;
+
+/** Calls `status` through the host; one call at a time (a slow NAS must not pile them up). */
+function refresh(): Promise<void> {
+  refreshing ??= (async () => {
+    try {
+      take(await app.callServerTool({ name: 'status', arguments: { history: HISTORY } }));
+    } catch (e) {
+      state.notice = { kind: 'error', text: `refresh failed: ${errorText(e)}` };
+    } finally {
+      refreshing = null;
+    }
+    render();
+  })();
+  return refreshing;
 }
 
 function askRollback(label: string, args: Record<string, unknown>): void {
@@ -241,22 +256,37 @@ function askRollback(label: string, args: Record<string, unknown>): void {
   render();
 }
 
+/** One line for the user from rollback's job result (the text content is for models). */
+function rollbackOutcome(r: CallToolResult): { kind: 'ok' | 'error' | 'warn'; text: string } {
+  const job = r.structuredContent as RollbackData | undefined;
+  if (r.isError || !job) return { kind: 'error', text: textOf(r) || 'rollback failed' };
+  const res = (job.result ?? {}) as { fromColor?: string; toColor?: string; version?: string; durationMs?: number; message?: string; error?: string };
+  if (job.state === 'running') return { kind: 'warn', text: `Rollback still running (job ${job.jobId}, phase ${job.phase}); this view keeps refreshing.` };
+  if (job.state === 'failed') return { kind: 'error', text: `Rollback failed at phase ${job.phase}: ${res.error ?? res.message ?? textOf(r)}` };
+  const took = typeof res.durationMs === 'number' ? ` in ${(res.durationMs / 1000).toFixed(1)} s` : '';
+  return { kind: 'ok', text: `Rolled back${res.fromColor && res.toColor ? ` ${res.fromColor} → ${res.toColor}` : ''}${res.version ? ` (v${res.version})` : ''}${took}.` };
+}
+
 async function runRollback(): Promise<void> {
   const c = state.confirming;
   if (!c) return;
   state.busy = true;
   state.notice = { kind: 'warn', text: `${c.label}…` };
   render();
+  // Follow the operation (lock, phase) while the call runs.
+  const follow = setInterval(() => void refresh(), BUSY_REFRESH_MS);
   try {
     const r = await app.callServerTool({ name: 'rollback', arguments: c.args });
-    state.notice = r.isError ? { kind: 'error', text: textOf(r) || 'rollback failed' } : { kind: 'ok', text: textOf(r) || 'rollback done' };
+    state.notice = rollbackOutcome(r);
   } catch (e) {
     // The host refused (the user declined) or the call could not be made: nothing changed on our side.
-    state.notice = { kind: 'error', text: `rollback not done: ${(e as Error).message}` };
+    state.notice = { kind: 'error', text: `rollback not done: ${errorText(e)}` };
   } finally {
+    clearInterval(follow);
     state.busy = false;
     state.confirming = null;
   }
+  await refreshing; // one that started before the rollback ended may show the old color
   await refresh();
 }
 
