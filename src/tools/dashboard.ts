@@ -8,6 +8,16 @@ import { defineTool } from './types.js';
 import { rollbackTool } from './write.js';
 
 /**
+ * What the dashboard offers a caller: Rollback only to those who may call it
+ * (the guard would refuse anyway; a button that always fails is noise), and
+ * "roll back to this deployment" only once `rollback` takes a deployment id.
+ */
+export function dashboardActions(opts: { readOnly: boolean; scopes: readonly string[]; rollbackInput: object }): { rollback: boolean; rollbackTo: boolean } {
+  const rollback = !opts.readOnly && opts.scopes.includes(SCOPE_WRITE);
+  return { rollback, rollbackTo: rollback && 'to' in opts.rollbackInput };
+}
+
+/**
  * The status as an interactive dashboard (MCP Apps): hosts that render apps
  * show src/ui/view in an iframe, fed with this result, refreshed through
  * `status`, with a Rollback button that calls `rollback` through the host.
@@ -38,8 +48,7 @@ export const dashboardTool = defineTool({
   ui: { resourceUri: DASHBOARD_URI },
   handler: (svc: Services) => async (args, ctx) => {
     const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
-    const rollback = !svc.config.server.readOnly && ctx.caller.scopes.includes(SCOPE_WRITE);
-    const actions = { rollback, rollbackTo: rollback && 'to' in rollbackTool.inputSchema };
+    const actions = dashboardActions({ readOnly: svc.config.server.readOnly, scopes: ctx.caller.scopes, rollbackInput: rollbackTool.inputSchema });
     return { structured: { ...st, actions }, text: statusText(st) };
   },
 });

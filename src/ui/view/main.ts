@@ -147,7 +147,7 @@ function actionsPanel(d: StatusData): HTMLElement | null {
 function timeline(d: StatusData): HTMLElement {
   const items = d.recentDeployments.map((r: Deployment) => {
     const current = r.id === d.upstream.deploymentId;
-    const canReturn = state.actions.rollbackTo && !current && r.outcome === 'succeeded' && r.toColor !== null && !d.lock.held;
+    const canReturn = state.actions.rollbackTo && r.kind === 'deploy' && !current && r.outcome === 'succeeded' && r.toColor !== null && !d.lock.held;
     return h(
       'li',
       { class: r.outcome, title: r.message ?? '' },

@@ -10,6 +10,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
+import { dashboardActions } from '../../../src/tools/dashboard.js';
 import { allTools } from '../../../src/tools/index.js';
 import { DASHBOARD_URI } from '../../../src/ui/dashboard-uri.js';
 import { VERSION } from '../../../src/version.js';
@@ -68,6 +69,14 @@ describe('dashboard (MCP Apps)', () => {
     expect(html).toMatch(/<style>[\s\S]+<\/style>/);
     // No CSP declared: the spec's restrictive default (no network) applies.
     expect(content!._meta).toEqual({ ui: { prefersBorder: true } });
+  });
+
+  it('offers Rollback only to callers that may write, and rollback-to only once rollback takes `to`', () => {
+    const both = ['ops:read', 'ops:write'];
+    expect(dashboardActions({ readOnly: false, scopes: both, rollbackInput: {} })).toEqual({ rollback: true, rollbackTo: false });
+    expect(dashboardActions({ readOnly: false, scopes: both, rollbackInput: { to: {} } })).toEqual({ rollback: true, rollbackTo: true });
+    expect(dashboardActions({ readOnly: false, scopes: ['ops:read'], rollbackInput: { to: {} } })).toEqual({ rollback: false, rollbackTo: false });
+    expect(dashboardActions({ readOnly: true, scopes: both, rollbackInput: { to: {} } })).toEqual({ rollback: false, rollbackTo: false });
   });
 
   it('read-only servers keep the dashboard (a read tool) and its view', async () => {
