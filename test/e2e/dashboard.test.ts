@@ -190,9 +190,11 @@ describe.skipIf(skipReason !== '')(`dashboard in a test MCP Apps host${skipReaso
     const load = startLoad(sandbox!.frontUrl);
     await view.locator('[data-testid="rollback"]').click();
     await view.locator('[data-testid="confirm-rollback"]').click();
-    const flipped = await waitFor(() => text('live-color'), (t) => t === 'blue', 60_000, 250);
+    // The view follows the operation while the call runs, then shows its outcome.
+    const outcome = await waitFor(() => text('notice'), (t) => /^Rolled back|not done|failed/.test(t ?? ''), 60_000, 250);
     const report = await load.stop('rollback from the dashboard');
-    expect(flipped).toBe('blue');
+    expect(outcome).toMatch(/^Rolled back green → blue \(v[^)]+\) in [\d.]+ s\.$/);
+    expect(await waitFor(() => text('live-color'), (t) => t === 'blue', 10_000, 100)).toBe('blue');
 
     // The host asked once more, for rollback, and this time the call went through.
     expect(dialogs).toHaveLength(2);
@@ -209,7 +211,6 @@ describe.skipIf(skipReason !== '')(`dashboard in a test MCP Apps host${skipReaso
     expect(report.versions).toContain(initial);
 
     expect(await text('live-version')).toBe(`v${initial}`);
-    expect(await text('notice')).toMatch(/^Rolled back green → blue \(v[^)]+\) in [\d.]+ s\.$/);
     expect(await view.locator('[data-testid="timeline"] li').first().textContent()).toContain('rollback');
     await page.locator('.turn').screenshot({ path: join(ARTIFACTS, 'dashboard-rollback.png') });
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') {
