@@ -6,6 +6,7 @@
 import type { Config, Secrets } from './config.js';
 import { createDockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
+import { ReadCoalescer } from './ops/coalesce.js';
 import type { Logger } from './log.js';
 import type { Services } from './ops/services.js';
 import { createNasPool } from './ssh/index.js';
@@ -23,8 +24,9 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
   const pool = createNasPool(config, secrets, log.child({ component: 'ssh' }));
   const docker = createDockerEngine(pool, config);
   const jobs = new JobRegistry();
+  const reads = new ReadCoalescer();
   return {
-    services: { config, pool, docker, log, jobs },
+    services: { config, pool, docker, log, jobs, reads },
     // Reachable = SSH login works and the Docker Engine answers through it.
     probeNas: async () => {
       try {

@@ -8,6 +8,7 @@ import type { DockerEngine } from '../docker/index.js';
 import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../ssh/pool.js';
+import type { ReadCoalescer } from './coalesce.js';
 
 export interface Services {
   config: Config;
@@ -16,4 +17,6 @@ export interface Services {
   log: Logger;
   /** Long operations (deploy, rollback, …) running in this process. */
   jobs: JobRegistry;
+  /** Identical NAS reads in flight share one trip; every operation phase invalidates. */
+  reads: ReadCoalescer;
 }

@@ -56,7 +56,7 @@ export const statusTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   access: 'read',
   handler: (svc: Services) => async (args, ctx) => {
-    const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
+    const st = await svc.reads.run(`status:${args.history}`, (signal) => getStatus(svc, { historyLimit: args.history, signal }), ctx.signal);
     return { structured: st, text: statusText(st) };
   },
 });
