@@ -47,7 +47,7 @@ export const HUMAN_USAGE = `  ${PROG} status [--history N]
   ${PROG} health [--timeout-ms N]
   ${PROG} deploy [--ref R] [--no-pull] [--dry-run]
   ${PROG} rollback
-  ${PROG} restart
+  ${PROG} restart [--in-place] [--dry-run]
   ${PROG} stop CONTAINER --confirm CONTAINER [--force]
   ${PROG} reset-oauth --confirm APP | --dry-run
   ${PROG} recover
@@ -158,7 +158,13 @@ const SPECS: Record<HumanVerb, VerbSpec> = {
     job: true,
   },
   rollback: { tool: rollbackTool, options: {}, positionals: 0, args: () => ({ wait_seconds: JOB_WAIT_SECONDS }), job: true },
-  restart: { tool: restartTool, options: {}, positionals: 0, args: () => ({ wait_seconds: JOB_WAIT_SECONDS }), job: true },
+  restart: {
+    tool: restartTool,
+    options: { 'in-place': { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+    positionals: 0,
+    args: (v) => defined({ in_place: bool(v, 'in-place'), dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS }),
+    job: true,
+  },
   stop: {
     tool: stopTool,
     options: { confirm: { type: 'string' }, force: { type: 'boolean' } },
@@ -205,9 +211,22 @@ export interface ParsedHuman {
   args: Record<string, unknown>;
 }
 
-/** Parses and validates a verb's command line (no I/O). Throws HumanUsageError. */
-export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
-  const spec = SPECS[verb];
+/** Options every CLI verb takes besides its own. */
+export interface CommonFlags {
+  config?: string;
+  json: boolean;
+  verbose: boolean;
+  help: boolean;
+}
+
+/**
+ * Splits a verb's command line: its own options plus --config/--json/
+ * --verbose/--help (strict: unknown flags are usage errors). Throws HumanUsageError.
+ */
+export function parseVerbArgs(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: Values; positionals: string[]; common: CommonFlags } {
   let values: Values;
   let positionals: string[];
   try {
@@ -216,7 +235,7 @@ export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
       allowPositionals: true,
       strict: true,
       options: {
-        ...spec.options,
+        ...options,
         config: { type: 'string', short: 'c' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -226,13 +245,20 @@ export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
   } catch (e) {
     throw new HumanUsageError((e as Error).message);
   }
-  const common = {
-    verb,
+  const common: CommonFlags = {
     config: (values.config as string | undefined) ?? (process.env.LOOP_OPS_CONFIG || undefined),
     json: values.json === true,
     verbose: values.verbose === true,
     help: values.help === true,
   };
+  return { values, positionals, common };
+}
+
+/** Parses and validates a verb's command line (no I/O). Throws HumanUsageError. */
+export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
+  const spec = SPECS[verb];
+  const { values, positionals, common: flags } = parseVerbArgs(argv, spec.options);
+  const common = { verb, ...flags };
   if (common.help) return { ...common, args: {} };
   if (positionals.length > spec.positionals) throw new HumanUsageError(`unexpected argument for ${verb}: ${positionals[spec.positionals]}`);
   const raw = spec.args(values, positionals);

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { DockerEngine } from '../docker/index.js';
 import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
+import type { OperationEvents } from './events.js';
 import type { SshPool } from '../ssh/pool.js';
 import type { ReadCoalescer } from './coalesce.js';
 
@@ -19,4 +20,6 @@ export interface Services {
   jobs: JobRegistry;
   /** Identical NAS reads in flight share one trip; every operation phase invalidates. */
   reads: ReadCoalescer;
+  /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */
+  events?: OperationEvents;
 }

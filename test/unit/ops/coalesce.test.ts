@@ -100,3 +100,49 @@ describe('ReadCoalescer', () => {
     expect(reads).toBe(0);
   });
 });
+
+describe('status reads and operations', () => {
+  it("an operation's start, phases and end each make later status callers read afresh", async () => {
+    const { configSchema } = await import('../../../src/config.js');
+    const { createServices } = await import('../../../src/services.js');
+    const { memoryLogger } = await import('../server/fixtures.js');
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    // A real key file (the pool reads it at creation); nothing connects in this test.
+    const key = join(mkdtempSync(join(tmpdir(), 'coalesce-')), 'id');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const config = configSchema.parse({
+      nas: { username: 'admin', privateKeyPath: key, hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` },
+      sudo: { mode: 'none' },
+    });
+    const bundle = await createServices(config, {}, memoryLogger().log);
+    const { reads, events } = bundle.services;
+    try {
+      const at = new Date().toISOString();
+      const steps = [
+        () => events!.started({ operationId: 'op-1', kind: 'deploy', who: 'test', at } as never),
+        () => events!.phase({ operationId: 'op-1', kind: 'deploy', phase: 'switch', at }),
+        () => events!.finished({ operationId: 'op-1', kind: 'deploy', outcome: 'succeeded' } as never),
+      ];
+      for (const step of steps) {
+        const pending: Array<ReturnType<typeof deferred<string>>> = [];
+        const read = () => {
+          const d = deferred<string>();
+          pending.push(d);
+          return d.promise;
+        };
+        const before = reads.run('status:5', read);
+        step();
+        const after = reads.run('status:5', read);
+        expect(pending).toHaveLength(2);
+        pending[0]!.resolve('before');
+        pending[1]!.resolve('after');
+        expect([await before, await after]).toEqual(['before', 'after']);
+      }
+    } finally {
+      await bundle.close();
+    }
+  });
+});
