@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { getStatus, statusText } from '../ops/status.js';
+import { readStatus, statusText } from '../ops/status.js';
 import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
@@ -63,7 +63,7 @@ export const statusTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   access: 'read',
   handler: (svc: Services) => async (args, ctx) => {
-    const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
+    const st = await readStatus(svc, { historyLimit: args.history, signal: ctx.signal });
     // Only a few deployments fit here; the full history is a resource.
     const links = st.recentDeployments.length
       ? [{ uri: RESOURCE_URI.history, name: 'deployment history', description: `Every recorded operation, newest first (at most ${HISTORY_RESOURCE_LIMIT})`, mimeType: 'text/plain' }]
