@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { getStatus, statusText } from '../ops/status.js';
+import { readStatus, statusText } from '../ops/status.js';
 import type { Services } from '../services.js';
 import { DASHBOARD_URI } from '../ui/dashboard-uri.js';
 import { SCOPE_WRITE } from './guard.js';
@@ -47,7 +47,7 @@ export const dashboardTool = defineTool({
   access: 'read',
   ui: { resourceUri: DASHBOARD_URI },
   handler: (svc: Services) => async (args, ctx) => {
-    const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
+    const st = await readStatus(svc, { historyLimit: args.history, signal: ctx.signal });
     const actions = dashboardActions({ readOnly: svc.config.server.readOnly, scopes: ctx.caller.scopes, rollbackInput: rollbackTool.inputSchema });
     return { structured: { ...st, actions }, text: statusText(st) };
   },
