@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import { healthTool } from './health.js';
 import { logsTool } from './logs.js';
 import { statusTool } from './status.js';
-import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, rollbackTool, stopTool } from './write.js';
+import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from './write.js';
 import type { AnyToolDefinition } from './types.js';
 
 export const allTools: AnyToolDefinition<Services>[] = [
@@ -22,6 +22,7 @@ export const allTools: AnyToolDefinition<Services>[] = [
   restartTool,
   stopTool,
   resetOauthTool,
+  restoreOauthTool,
   recoverTool,
   releaseLockTool,
 ];
