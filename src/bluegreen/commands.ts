@@ -60,6 +60,8 @@ export function dockerBuild(
 
 export const nginxTest = (argv: readonly string[], useSudo: boolean) => cmd([...argv], useSudo, 30_000);
 export const nginxReload = (argv: readonly string[], useSudo: boolean) => cmd([...argv], useSudo, 30_000);
+/** `rm -f` of one file (the upstream file when restoring "no file"; root when the SSH user may not write there). */
+export const removeFile = (path: string, sudo: boolean) => cmd(['rm', '-f', '--', path], sudo);
 
 // ---------------------------------------------------------------- OAuth keys and DB (root: the vault is the app's)
 

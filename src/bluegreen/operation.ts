@@ -128,7 +128,8 @@ export async function runOperation<P extends string, R>(
   const stateDir = config.state.dir;
   const interrupted = o.takeover?.journal;
   const id = interrupted?.operationId ?? o.takeover?.lock?.operationId ?? o.id ?? newOperationId(o.kind);
-  const startedAt = interrupted?.startedAt ?? nowIso();
+  // Resuming keeps the interrupted operation's start: its journal's, else its lock's.
+  const startedAt = interrupted?.startedAt ?? o.takeover?.lock?.since ?? nowIso();
   const beatAt = nowIso();
   const details: LockDetails = {
     operationId: id,

@@ -377,6 +377,38 @@ describe.skipIf(!sandbox)('nginx switch aborted by an invalid config', () => {
   });
 });
 
+describe.skipIf(!sandbox)('an operation whose lock is taken over', () => {
+  const h = useSandboxServer((c) => {
+    fastDeploy(c);
+    c.deploy.heartbeatIntervalMs = 500;
+    c.deploy.heartbeatStaleMs = 2_000;
+  });
+
+  it('stops at its next heartbeat and writes nothing more in its name', async () => {
+    commitToOrigin(sandbox!, { VERSION: '4.0.0', MODE: 'slow:8' }, 'slow v4');
+    const started = await call(h.client, 'deploy_blue_green', { wait_seconds: 0 });
+    const jobId = (started.structuredContent as { jobId: string }).jobId;
+    await waitFor(async () => ((await call(h.client, 'job_status', { job_id: jobId })).structuredContent as { phase: string }).phase, (p) => p === 'health', 120_000, 100);
+    // Another holder takes the lock over (as a recover elsewhere would, had it judged the lock stale).
+    const f = join(sandbox!.stateDir, 'lock', 'details.json');
+    const d = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+    writeFileSync(f, `${JSON.stringify({ ...d, holder: 'cli:other@laptop', host: 'laptop', pid: 1 })}\n`);
+    execFileSync('chown', [`${sandbox!.ssh.username}:${sandbox!.ssh.username}`, f]);
+    try {
+      const job = (await call(h.client, 'job_status', { job_id: jobId, wait_seconds: 60 })).structuredContent as { state: string; error: string | null };
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatch(new RegExp(`operation ${jobId} lost its lock \\(the lock names another holder now\\)`));
+      // Nothing more in its name: the lock still names the other holder, no history line, traffic untouched.
+      expect(JSON.parse(readFileSync(f, 'utf8'))).toMatchObject({ holder: 'cli:other@laptop', operationId: jobId });
+      const st = await status(h.client);
+      expect(st.liveColor).toBe('blue');
+      expect(st.recentDeployments.map((r) => (r as unknown as { id: string }).id)).not.toContain(jobId);
+    } finally {
+      rmSync(join(sandbox!.stateDir, 'lock'), { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered', () => {
   let child: ChildProcess | undefined;
   const port = 18765;

@@ -70,9 +70,8 @@ export async function restart(svc: Services, req: RestartRequest, o: Omit<Operat
       },
     );
   }
-  const id = o.id;
   return runOperation<RestartPhase, RestartResult>(svc, { ...o, kind: 'restart', detail: { fromColor: live, mode: 'zero_downtime' } }, async (op) => {
-    const p = await planRecreate(svc, live, op.id ?? id, op.signal);
+    const p = await planRecreate(svc, live, op.id, op.signal);
     Object.assign(op.facts, { fromColor: p.from, toColor: p.to, image: p.live.image });
     await op.note({ toColor: p.to });
     op.progress(`restarting through ${p.to}: recreating it from ${liveName}'s spec`);
