@@ -25,6 +25,7 @@ export const statusOutputShape = () => ({
       startedAt: z.string(),
       updatedAt: z.string(),
       finished: z.boolean(),
+      heartbeatAt: z.string().optional(),
       detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
     })
     .nullable(),
@@ -44,6 +45,7 @@ export const statusOutputShape = () => ({
       message: z.string().nullable(),
     }),
   ),
+  oauthBackups: z.array(z.string()).describe('Backups of the OAuth keys and DB, newest first (restore_oauth puts one back)'),
   warnings: z.array(z.string()),
   checkedAt: z.string(),
 });
@@ -54,7 +56,7 @@ export const statusTool = defineTool({
   description:
     'Start here. Shows the app on the NAS as it is right now: which color (blue/green) nginx routes traffic to, ' +
     'both color containers and the watched siblings (state, health, image, version, uptime, restarts, ports), ' +
-    'the deploy lock and who holds it, an interrupted operation if one exists, and the last deployments. ' +
+    'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments and the OAuth backups. ' +
     'Read-only and fast; call it before and after any change.',
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),
