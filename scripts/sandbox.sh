@@ -958,9 +958,11 @@ cmd_status() {
      && cmp -s "$LOCAL/secrets/sudo-password" "$SECRETS/sudo-password" 2>/dev/null; then
     report facts "$LOCAL"
   else report facts "missing or stale in $LOCAL"; all=1; fi
-  if [[ -s $SCOPED_SUDOERS ]] && grep -q "^AllowUsers.* $SCOPED_USER" "$SSH_DIR/sshd_config" 2>/dev/null; then
+  if [[ -s $SCOPED_SUDOERS ]] && grep -q "^AllowUsers.* $SCOPED_USER" "$SSH_DIR/sshd_config" 2>/dev/null \
+     && [[ -x $REPO_ROOT/node_modules/.bin/tsx && -s $LOCAL/config.yaml ]] \
+     && cmp -s "$SCOPED_SUDOERS" <("$REPO_ROOT/node_modules/.bin/tsx" "$REPO_ROOT/src/cli.ts" sudoers --config "$LOCAL/config.yaml" --user "$SCOPED_USER" 2>/dev/null); then
     report scoped-sudo "$SCOPED_USER: $(grep -c "^$SCOPED_USER " "$SCOPED_SUDOERS") root commands ($SCOPED_SUDOERS)"
-  else report scoped-sudo "missing ($SCOPED_USER, $SCOPED_SUDOERS)"; all=1; fi
+  else report scoped-sudo "missing or stale ($SCOPED_USER, $SCOPED_SUDOERS, AllowUsers)"; all=1; fi
   return "$all"
 }
 

@@ -78,6 +78,9 @@ const sudoSchema = z
         cat: absPath.default('/bin/cat'),
         tee: absPath.default('/usr/bin/tee'),
         chmod: absPath.default('/bin/chmod'),
+        test: absPath.default('/usr/bin/test'),
+        ls: absPath.default('/bin/ls'),
+        cp: absPath.default('/bin/cp'),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,7 @@
  */
 import { posix } from 'node:path';
 import { buildImageArgv } from '../docker/requests.js';
+import type { RootPrograms } from '../ssh/root-commands.js';
 import { assertStateDir, lockDetailsFile, lockDir } from './nas-state.js';
 
 export interface RemoteCommand {
@@ -74,15 +75,17 @@ export function assertBackupName(name: string): string {
 export const backupsRoot = (vaultPath: string) => posix.join(vaultPath, 'backups');
 export const backupDir = (vaultPath: string, name: string) => posix.join(backupsRoot(vaultPath), assertBackupName(name));
 
-export const makeDir = (dir: string) => cmd(['mkdir', '-p', '--', dir], true);
+// Each of these runs as root, as one program from sudo.programs (absolute: sudoers matches it),
+// and is on the root command list (src/ssh/root-commands.ts) for these exact paths.
+export const makeDir = (p: RootPrograms, dir: string) => cmd([p.mkdir, '-p', '--', dir], true);
 /** Exit 0 if the path exists (file or directory). */
-export const pathExists = (path: string) => cmd(['test', '-e', path], true);
+export const pathExists = (p: RootPrograms, path: string) => cmd([p.test, '-e', path], true);
 /** Moves `path` into `dir` (same filesystem: a rename; nothing is deleted). */
-export const moveInto = (path: string, dir: string) => cmd(['mv', '--', path, `${dir.replace(/\/+$/, '')}/`], true, 60_000);
+export const moveInto = (p: RootPrograms, path: string, dir: string) => cmd([p.mv, '--', path, `${dir.replace(/\/+$/, '')}/`], true, 60_000);
 /** Copies byte for byte, keeping modes, owners and times (`cp -a`): the restore. */
-export const copyExact = (from: string, to: string) => cmd(['cp', '-a', '--', from, to], true, 120_000);
+export const copyExact = (p: RootPrograms, from: string, to: string) => cmd([p.cp, '-a', '--', from, to], true, 120_000);
 /** The backup names, one a line (`ls -1`); a missing directory exits non-zero. */
-export const listDir = (dir: string) => cmd(['ls', '-1', '--', dir], true);
+export const listDir = (p: RootPrograms, dir: string) => cmd([p.ls, '-1', '--', dir], true);
 
 // ---------------------------------------------------------------- the lock (the SSH user's own state dir: no root)
 

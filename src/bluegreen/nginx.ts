@@ -86,7 +86,8 @@ async function writeUpstreamFile(pool: SshPool, path: string, content: string, s
 }
 
 async function removeUpstreamFile(pool: SshPool, path: string): Promise<void> {
-  await pool.run(['rm', '-f', '--', path], { sudo: needsSudo.has(path), timeoutMs: 15_000 });
+  const root = needsSudo.has(path) ? pool.rootPrograms : undefined;
+  await pool.run([root?.rm ?? 'rm', '-f', '--', path], { sudo: !!root, timeoutMs: 15_000 });
 }
 
 /** The upstream file as it is on the NAS, and what it says. */

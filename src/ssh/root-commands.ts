@@ -69,11 +69,10 @@ function absProgram(value: string, what: string): string {
 /** `[0-9]` × n: exactly n digits, no `*`. */
 const digits = (n: number) => '[0-9]'.repeat(n);
 
-/** The wall-clock stamp in OAuth reset backup names: YYYYMMDDTHHMMSS (UTC). */
+/** The UTC stamp in OAuth backup names (oauth-reset-YYYYMMDDTHHMMSS, see bluegreen/operations/oauth-files.ts). */
 export const BACKUP_STAMP_GLOB = `${digits(8)}T${digits(6)}`;
-export function backupStamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-}
+/** The kinds of OAuth backup directories we create. */
+export const BACKUP_KINDS = ['reset', 'restore'] as const;
 
 /** Absolute paths of the plain programs run as root (Synology and Debian both have them there). */
 export interface RootPrograms {
@@ -84,6 +83,9 @@ export interface RootPrograms {
   cat: string;
   tee: string;
   chmod: string;
+  test: string;
+  ls: string;
+  cp: string;
 }
 
 /** The fixed temp file beside a root-owned file we replace (the deploy lock keeps writers apart). */
@@ -91,14 +93,10 @@ export function rootTempPath(path: string): string {
   return posix.join(posix.dirname(path), `.${posix.basename(path)}.loop-ops-tmp`);
 }
 
-/** Where reset_oauth moves the OAuth keys and DB. */
-export function oauthBackupDir(config: Pick<Config, 'app'>, at: Date): string {
-  return posix.join(config.app.vaultPath, 'backups', `oauth-reset-${backupStamp(at)}`);
-}
-
 /**
- * The argv builders for every root command (without the `timeout` prefix,
- * which the pool adds). Each one matches a rule of `rootRules` for the same
+ * The argv builders of the SSH layer's root commands (without the `timeout`
+ * prefix, which the pool adds); the OAuth file moves are built in
+ * bluegreen/commands.ts. Each one matches a rule of `rootRules` for the same
  * config; test/unit/ssh/root-commands.test.ts checks that for all of them.
  */
 export function rootArgv(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sudo'>) {
@@ -117,10 +115,6 @@ export function rootArgv(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sudo
     upstreamReplace: (): string[] => [p.mv, '-f', '--', tmp, upstream],
     upstreamDiscardTemp: (): string[] => [p.rm, '-f', '--', tmp],
     upstreamRemove: (): string[] => [p.rm, '-f', '--', upstream],
-    /** reset_oauth: the backup dir, then each of the two paths moved into it. */
-    oauthBackupMkdir: (dir: string): string[] => [p.mkdir, '-p', '--', dir],
-    oauthBackupKeys: (dir: string): string[] => [p.mv, '--', config.app.oauthKeysDir, `${dir}/`],
-    oauthBackupDb: (dir: string): string[] => [p.mv, '--', config.app.dbPath, `${dir}/`],
     upstreamTempPath: tmp,
   };
 }
@@ -138,8 +132,9 @@ export function rootRules(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sud
   };
   const upstream = config.nginx.upstreamFile;
   const tmp = rootTempPath(upstream);
-  const backups = posix.join(config.app.vaultPath, 'backups');
-  const backupDirGlob = `${lit(backups, 'app.vaultPath')}/oauth-reset-${BACKUP_STAMP_GLOB}`;
+  const backups = lit(posix.join(config.app.vaultPath, 'backups'), 'app.vaultPath');
+  const livePaths = [config.app.oauthKeysDir, config.app.dbPath];
+  const live = livePaths.map((x) => lit(x, 'app.oauthKeysDir / app.dbPath'));
   lit(upstream, 'nginx.upstreamFile');
 
   const rules: RootRule[] = [
@@ -162,14 +157,24 @@ export function rootRules(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sud
     timed('upstream-replace', 'put it in place by rename (atomic)', [p.mv, '-f', '--', tmp, upstream]),
     timed('upstream-discard-temp', 'clean up after a failed write', [p.rm, '-f', '--', tmp]),
     timed('upstream-remove', 'restore "no upstream file" after a failed first switch', [p.rm, '-f', '--', upstream]),
-    timed('oauth-backup-mkdir', 'reset_oauth: create the timestamped backup dir', [p.mkdir], ['-p', '--', backupDirGlob]),
-    timed('oauth-backup-keys', 'reset_oauth: move the OAuth keys dir into it (nothing is deleted)', [p.mv], [
-      '--',
-      lit(config.app.oauthKeysDir, 'app.oauthKeysDir'),
-      `${backupDirGlob}/`,
-    ]),
-    timed('oauth-backup-db', 'reset_oauth: move the DB into it', [p.mv], ['--', lit(config.app.dbPath, 'app.dbPath'), `${backupDirGlob}/`]),
   );
+  // OAuth keys and DB (reset_oauth, restore_oauth): the vault is the app's (root), backups are never deleted.
+  rules.push(timed('oauth-list-backups', 'list the OAuth backups', [p.ls, '-1', '--', posix.join(config.app.vaultPath, 'backups')]));
+  for (const [i, path] of live.entries()) {
+    rules.push(timed(`oauth-exists-${i}`, `does ${livePaths[i]} exist (to move it only if so)`, [p.test], ['-e', path]));
+  }
+  for (const kind of BACKUP_KINDS) {
+    const dir = `${backups}/oauth-${kind}-${BACKUP_STAMP_GLOB}`;
+    rules.push(timed(`oauth-${kind}-mkdir`, `create a new oauth-${kind}-<UTC time> backup dir`, [p.mkdir], ['-p', '--', dir]));
+    for (const [i, path] of live.entries()) {
+      const inBackup = `${dir}/${lit(posix.basename(livePaths[i]!))}`;
+      rules.push(
+        timed(`oauth-${kind}-move-${i}`, `move ${livePaths[i]} into such a backup (a rename: nothing is deleted)`, [p.mv], ['--', path, `${dir}/`]),
+        timed(`oauth-${kind}-exists-${i}`, 'is it in the backup', [p.test], ['-e', inBackup]),
+        timed(`oauth-${kind}-copy-${i}`, `restore it from the backup (cp -a: modes, owners, times)`, [p.cp], ['-a', '--', inBackup, path]),
+      );
+    }
+  }
   return rules;
 }
 

@@ -27,7 +27,8 @@ import {
   writeFileAtomic,
   createNasPool,
 } from '../../src/ssh/index.js';
-import { oauthBackupDir, rootPolicyFor } from '../../src/ssh/root-commands.js';
+import { rootPolicyFor } from '../../src/ssh/root-commands.js';
+import { emittedRootCommands } from '../helpers/root-emitted.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { adminPool, localProcesses, sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
@@ -95,15 +96,8 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
 
   it("the NAS's real sudo allows every root argv the product emits (our matcher and sudoers agree)", async () => {
     const { config, secrets } = sandboxConfig();
-    const a = rootArgv(config);
     const policy = rootPolicyFor(config);
-    const backup = oauthBackupDir(config, new Date());
-    const emitted = [
-      a.dockerApi(),
-      policy.withTimeout([config.docker.binary, 'build', '--tag', 'x:1', '--label', "v=1 $(id); sh -c 'x'", '--', config.app.checkoutDir], 1800),
-      ...[a.nginxTest(), a.nginxReload(), a.upstreamRead(), a.upstreamWriteTemp(), a.upstreamModeTemp(), a.upstreamReplace()].map((x) => policy.withTimeout(x, 30)),
-      ...[a.upstreamDiscardTemp(), a.upstreamRemove(), a.oauthBackupMkdir(backup), a.oauthBackupKeys(backup), a.oauthBackupDb(backup)].map((x) => policy.withTimeout(x, 60)),
-    ];
+    const emitted = emittedRootCommands(config, 1800, new Date()).map(([, argv]) => argv);
     for (const argv of emitted) {
       expect(policy.match(argv), argv.join(' ')).toBeDefined();
       const r = await pool.exec(['sudo', '-S', '-p', '', '-l', '--', ...argv], { stdin: `${secrets.sudoPassword}\n` });

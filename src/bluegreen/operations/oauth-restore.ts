@@ -59,7 +59,8 @@ async function chooseBackup(svc: Services, req: RestoreRequest, signal?: AbortSi
 /** The copy commands: each item of the backup that exists, back to its live path. */
 function copyCommands(svc: Services, name: string): Array<{ exists: RemoteCommand; copy: RemoteCommand; live: string }> {
   const dir = backupDir(svc.config.app.vaultPath, name);
-  return oauthPaths(svc).map((p) => ({ live: p.live, exists: pathExists(posix.join(dir, p.inBackup)), copy: copyExact(posix.join(dir, p.inBackup), p.live) }));
+  const root = svc.config.sudo.programs;
+  return oauthPaths(svc).map((p) => ({ live: p.live, exists: pathExists(root, posix.join(dir, p.inBackup)), copy: copyExact(root, posix.join(dir, p.inBackup), p.live) }));
 }
 
 export async function planRestore(svc: Services, req: RestoreRequest, signal?: AbortSignal): Promise<RestorePlan> {

@@ -9,12 +9,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { emittedRootCommands } from '../../helpers/root-emitted.js';
 import { configSchema, type Config } from '../../../src/config.js';
 import { runSudoers } from '../../../src/cli/sudoers.js';
-import { buildImageArgv } from '../../../src/docker/requests.js';
+import { backupDir, makeDir, moveInto } from '../../../src/bluegreen/commands.js';
+import { newBackupName } from '../../../src/bluegreen/operations/oauth-files.js';
 import {
   globToRegExp,
-  oauthBackupDir,
   renderSudoers,
   rootArgv,
   rootPolicyFor,
@@ -45,38 +46,6 @@ const configs: Array<[string, Config]> = [
   ['nginx without sudo', configWith({ nginx: { useSudo: false, testCommand: ['docker', 'exec', 'nginx', 'nginx', '-t'] } })],
 ];
 
-/** Every root argv the product can emit for this config, as the pool sends it (timeout prefix included). */
-function emitted(config: Config, timeoutSec: number, at: Date): Array<[string, string[]]> {
-  const a = rootArgv(config);
-  const policy = rootPolicyFor(config);
-  const t = (argv: string[]) => policy.withTimeout(argv, timeoutSec);
-  const backup = oauthBackupDir(config, at);
-  const out: Array<[string, string[]]> = [
-    ['docker-api', a.dockerApi()], // a stream: no time limit
-    [
-      'docker-build',
-      t(
-        buildImageArgv(config.docker.binary, {
-          contextDir: config.app.checkoutDir,
-          tag: 'loop-api:20261206-abc1234',
-          labels: { 'loop-ops.app': 'loop-api', 'loop-ops.version': "1.2.3 $(id) ; sh -c 'x'", 'loop-ops.commit': 'abc' },
-        }),
-      ),
-    ],
-    ['upstream-read', t(a.upstreamRead())],
-    ['upstream-write-temp', t(a.upstreamWriteTemp())],
-    ['upstream-mode-temp', t(a.upstreamModeTemp())],
-    ['upstream-replace', t(a.upstreamReplace())],
-    ['upstream-discard-temp', t(a.upstreamDiscardTemp())],
-    ['upstream-remove', t(a.upstreamRemove())],
-    ['oauth-backup-mkdir', t(a.oauthBackupMkdir(backup))],
-    ['oauth-backup-keys', t(a.oauthBackupKeys(backup))],
-    ['oauth-backup-db', t(a.oauthBackupDb(backup))],
-  ];
-  if (config.nginx.useSudo) out.push(['nginx-test', t(a.nginxTest())], ['nginx-reload', t(a.nginxReload())]);
-  return out;
-}
-
 /** A small deterministic generator (no dependency): the same cases on every run. */
 function* samples(n: number): Generator<{ timeoutSec: number; at: Date }> {
   let x = 0x2545f491;
@@ -92,7 +61,7 @@ describe('root command list', () => {
       const policy = rootPolicyFor(config);
       const used = new Set<string>();
       for (const { timeoutSec, at } of samples(200)) {
-        for (const [id, argv] of emitted(config, timeoutSec, at)) {
+        for (const [id, argv] of emittedRootCommands(config, timeoutSec, at)) {
           const rule = policy.match(argv);
           expect(rule?.id, `${id}: ${argv.join(' ')}`).toBe(id);
           used.add(rule!.id);
@@ -112,6 +81,8 @@ describe('root command list', () => {
   const policy = rootPolicyFor(config);
   const a = rootArgv(config);
   const t = (argv: string[], sec = 30) => policy.withTimeout(argv, sec);
+  const p = config.sudo.programs;
+  const backup = backupDir(config.app.vaultPath, newBackupName('reset'));
 
   it('refuses what the list does not name', () => {
     const refused: string[][] = [
@@ -125,10 +96,12 @@ describe('root command list', () => {
       // …and exactly five of them.
       ['/usr/bin/timeout', '-k', '2', '000030', '/usr/bin/docker', 'build', 'x'],
       // Extra operands after an exact path (mv into /etc/sudoers.d, a second mkdir).
-      t([...a.oauthBackupKeys(oauthBackupDir(config, new Date())), '/etc/sudoers.d/']),
-      t([...a.oauthBackupMkdir(oauthBackupDir(config, new Date())), '/etc/x']),
-      t(a.oauthBackupMkdir('/srv/v/backups/oauth-reset-2026120xT000000')),
-      t(a.oauthBackupMkdir('/srv/v/backups/../../etc/oauth-reset-20261206T000000')),
+      t([...moveInto(p, config.app.dbPath, backup).argv, '/etc/sudoers.d/']),
+      t([...makeDir(p, backup).argv, '/etc/x']),
+      t(makeDir(p, '/srv/v/backups/oauth-reset-2026120xT000000').argv),
+      t(makeDir(p, '/srv/v/backups/../../etc/oauth-reset-20261206T000000').argv),
+      t(makeDir(p, '/srv/v/backups/oauth-other-20261206T000000').argv),
+      t(moveInto(p, '/etc/shadow', backup).argv),
       t(['/usr/bin/tee', '--', '/etc/sudoers']),
       t(['/bin/rm', '-rf', '--', '/']),
       t(a.upstreamRead(), 0), // a time-limited rule without its time limit
