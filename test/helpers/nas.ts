@@ -24,10 +24,13 @@ export function sandboxPool(overrides: (c: Config) => void = () => {}, secretOve
  * A pool logged in as the sandbox's full-sudo admin, allowed (on our side) to
  * run `programs` as root with any arguments: for tests of the sudo protocol
  * itself (stdin, timeouts, cancellation, quoting) with programs the product
- * never runs as root. The product's own user cannot run these on the NAS.
+ * never runs as root, or the product's own root commands for a config whose
+ * paths the sandbox's scoped sudoers does not name (`opts.config`). The
+ * product's own user cannot run these on the NAS.
  */
-export function adminPool(programs: string[], secretOverrides: Partial<Secrets> = {}): SshPool {
-  const { config, secrets } = sandboxConfig();
+export function adminPool(programs: string[], opts: { config?: Config } = {}): SshPool {
+  const { config: sandbox, secrets } = sandboxConfig();
+  const config = opts.config ?? sandbox;
   const facts = JSON.parse(readFileSync(join(REPO_ROOT, '.sandbox', 'sandbox.json'), 'utf8')) as { adminUser: string };
   const admin = { ...config, nas: { ...config.nas, username: facts.adminUser } };
   const rules: RootRule[] = programs.flatMap((program) => [
@@ -35,7 +38,7 @@ export function adminPool(programs: string[], secretOverrides: Partial<Secrets> 
     { id: `test-${program}-no-args`, why: 'test', program: config.sudo.programs.timeout, args: ['-k', '2', '[0-9][0-9][0-9][0-9][0-9]', program] },
     { id: `test-${program}-bare`, why: 'test', program, args: ['*'] },
   ]);
-  return createNasPool(admin, { ...secrets, ...secretOverrides }, undefined, rules);
+  return createNasPool(admin, secrets, undefined, rules);
 }
 
 export function sandboxDocker(pool: SshPool) {
