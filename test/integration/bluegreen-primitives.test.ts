@@ -65,6 +65,15 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
   // Fixtures (docker run/rm, a root-owned dir) are made as the full-sudo admin: not the product's root commands.
   let admin: SshPool;
   const docker = (args: string[]) => admin.run([sb!.dockerBinary, ...args], { sudo: true, timeoutMs: 60_000 });
+  /** The product's root commands for a config variant, run as the full-sudo admin. */
+  const withRootPool = async <T>(c: Config, fn: (p: SshPool) => Promise<T>): Promise<T> => {
+    const p = adminPool([], { config: c });
+    try {
+      return await fn(p);
+    } finally {
+      await p.close();
+    }
+  };
 
   beforeAll(async () => {
     resetSandbox(sb!);
@@ -353,7 +362,8 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     it('nginx -t failing: throws with its output and a hint, file restored, traffic unchanged', async () => {
       const before = (await readUpstream(pool, config)).text;
       const broken: Config = { ...config, nginx: { ...config.nginx, testCommand: ['/usr/sbin/nginx', '-c', '/nonexistent/loop-ops-test.conf', '-t'] } };
-      const err = await switchUpstream(pool, broken, 'green', 'test-broken-1').catch((e: unknown) => e);
+      // nginx commands the sandbox's scoped sudoers does not name: run by the full-sudo admin (its pool allows exactly these).
+      const err = await withRootPool(broken, (p) => switchUpstream(p, broken, 'green', 'test-broken-1')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UpstreamSwitchError);
       const e = err as UpstreamSwitchError;
       expect(e.stage).toBe('test');
@@ -366,7 +376,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
       expect(await frontColor()).toBe('blue');
 
       const alwaysFalse: Config = { ...config, nginx: { ...config.nginx, testCommand: ['/bin/false'] } };
-      const err2 = (await switchUpstream(pool, alwaysFalse, 'green', 'test-broken-2').catch((x: unknown) => x)) as UpstreamSwitchError;
+      const err2 = (await withRootPool(alwaysFalse, (p) => switchUpstream(p, alwaysFalse, 'green', 'test-broken-2')).catch((x: unknown) => x)) as UpstreamSwitchError;
       expect(err2).toBeInstanceOf(UpstreamSwitchError);
       expect(err2.stage).toBe('test');
       expect((await readUpstream(pool, config)).text).toBe(before);
@@ -376,7 +386,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     it('reload failing: throws, file restored, traffic unchanged', async () => {
       const before = (await readUpstream(pool, config)).text;
       const broken: Config = { ...config, nginx: { ...config.nginx, reloadCommand: ['/bin/false'] } };
-      const err = (await switchUpstream(pool, broken, 'green', 'test-broken-3').catch((e: unknown) => e)) as UpstreamSwitchError;
+      const err = (await withRootPool(broken, (p) => switchUpstream(p, broken, 'green', 'test-broken-3')).catch((e: unknown) => e)) as UpstreamSwitchError;
       expect(err).toBeInstanceOf(UpstreamSwitchError);
       expect(err.stage).toBe('reload');
       expect(err.message).toMatch(/reload failed/);
