@@ -12,19 +12,20 @@ const run = promisify(execFile);
 
 /**
  * The sandbox NAS serves password logins (like the owner's Synology) on a
- * separate port, so the product's own port stays key-only.
+ * separate port, so the product's own port stays key-only; the owner logs in
+ * as the admin with full sudo (the product's user may only run its own list).
  */
-function passwordPort(config: Config): number {
+function passwordLogin(config: Config): { port: number; username: string } {
   try {
-    const facts = JSON.parse(readFileSync('.sandbox/sandbox.json', 'utf8')) as { legacyPasswordSsh?: { port: number } };
-    return facts.legacyPasswordSsh?.port ?? config.nas.port;
+    const facts = JSON.parse(readFileSync('.sandbox/sandbox.json', 'utf8')) as { legacyPasswordSsh?: { port: number; username?: string } };
+    return { port: facts.legacyPasswordSsh?.port ?? config.nas.port, username: facts.legacyPasswordSsh?.username ?? config.nas.username };
   } catch {
-    return config.nas.port;
+    return { port: config.nas.port, username: config.nas.username };
   }
 }
 
 export function ownerWay(config: Config, secrets: Secrets): () => Promise<string> {
-  const port = passwordPort(config);
+  const { port, username } = passwordLogin(config);
   const pw = secrets.sudoPassword!;
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const ps = [config.docker.binary, 'ps', '--filter', `label=loop-ops.app=${config.app.name}`, '--format', '{{.Names}} {{.Status}}'];
@@ -32,7 +33,7 @@ export function ownerWay(config: Config, secrets: Secrets): () => Promise<string
   return async () => {
     const { stdout } = await run('sshpass', [
       '-p', pw, 'ssh', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-      '-o', 'PubkeyAuthentication=no', '-p', String(port), `${config.nas.username}@${config.nas.host}`, remote,
+      '-o', 'PubkeyAuthentication=no', '-p', String(port), `${username}@${config.nas.host}`, remote,
     ]);
     if (!stdout.includes(config.app.name)) throw new Error("owner's way: the app was not listed");
     return stdout;

@@ -12,7 +12,9 @@
  */
 import { loadConfig } from '../src/config.js';
 import { createDockerEngine } from '../src/docker/index.js';
-import { createNasPool } from '../src/ssh/index.js';
+import { readFileSync } from 'node:fs';
+import { createNasPool, type RootRule } from '../src/ssh/index.js';
+import { globLiteral } from '../src/ssh/root-commands.js';
 import { ownerWay, sample } from './owner.js';
 import { stats, table, type Stats } from './stats.js';
 
@@ -21,6 +23,19 @@ const N = Number(process.env.BENCH_N ?? 30);
 const OWNER_N = Number(process.env.BENCH_OWNER_N ?? 15);
 const psArgv = [config.docker.binary, 'ps', '--filter', `label=loop-ops.app=${config.app.name}`, '--format', '{{.Names}} {{.Status}}'];
 const owner = ownerWay(config, secrets);
+// `docker ps` is not one of the product's root commands (it lists through the Engine API), so
+// the CLI-per-call rows log in as the sandbox's full-sudo admin, like the owner, and declare it.
+const adminUser = (() => {
+  try {
+    return (JSON.parse(readFileSync('.sandbox/sandbox.json', 'utf8')) as { adminUser?: string }).adminUser;
+  } catch {
+    return undefined;
+  }
+})();
+const adminConfig = adminUser ? { ...config, nas: { ...config.nas, username: adminUser } } : config;
+const [psProgram, ...psArgs] = psArgv;
+const psRule: RootRule = { id: 'bench-docker-ps', why: 'benchmark only', program: config.sudo.programs.timeout, args: ['-k', '2', '[0-9][0-9][0-9][0-9][0-9]', psProgram!, ...psArgs.map(globLiteral)] };
+const adminPool = () => createNasPool(adminConfig, secrets, undefined, [psRule]);
 
 async function main() {
   const results: Array<[string, Stats]> = [];
@@ -38,7 +53,7 @@ async function main() {
     'fresh ssh2 connection per call',
     stats(
       await sample(Math.min(N, 20), async () => {
-        const p = createNasPool(config, secrets);
+        const p = adminPool();
         try {
           await p.run(psArgv, { sudo: true });
         } finally {
@@ -50,7 +65,9 @@ async function main() {
 
   const pool = createNasPool(config, secrets);
   const docker = createDockerEngine(pool, config);
-  results.push(['pooled exec: sudo docker ps', stats(await sample(N, () => pool.run(psArgv, { sudo: true })))]);
+  const admin = adminPool();
+  results.push(['pooled exec: sudo docker ps', stats(await sample(N, () => admin.run(psArgv, { sudo: true })))]);
+  await admin.close();
   results.push(['pooled exec: true', stats(await sample(N, () => pool.run(['true'])))]);
   results.push([
     'pooled Engine API: list app containers',

@@ -5,6 +5,7 @@
  * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|restore-oauth|recover|release-lock …
  *   (the human CLI: src/cli/human.ts)
  * loop-ops-mcp oauth-clients list|revoke CLIENT_ID (src/cli/oauthClients.ts)
+ * loop-ops-mcp sudoers [--config FILE] [--user NAME]   (src/cli/sudoers.ts)
  *
  * Exit codes: 0 ok / clean shutdown, 1 runtime or startup failure,
  * 2 usage or configuration error (one line per problem on stderr).
@@ -21,6 +22,7 @@ import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
 import { OAUTH_CLIENTS_USAGE, OAUTH_CLIENTS_VERB, runOAuthClients } from './cli/oauthClients.js';
 import { allPrompts, allResources } from './resources/index.js';
+import { runSudoers, SUDOERS_USAGE } from './cli/sudoers.js';
 import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
@@ -33,6 +35,7 @@ export const USAGE = `Usage:
       MCP over stdin/stdout (Claude Desktop, MCP Inspector).
 ${HUMAN_USAGE}
 ${OAUTH_CLIENTS_USAGE}
+${SUDOERS_USAGE}
   ${SERVER_NAME} --help | --version
 
 Options:
@@ -123,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const verb = argv[0];
   if (isHumanVerb(verb)) return runHuman(verb, argv.slice(1));
   if (verb === OAUTH_CLIENTS_VERB) return runOAuthClients(argv.slice(1));
+  if (verb === 'sudoers') return runSudoers(argv.slice(1));
   let parsed: Parsed;
   try {
     parsed = parseCli(argv);

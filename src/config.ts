@@ -66,6 +66,25 @@ const sudoSchema = z
     mode: z.enum(['none', 'nopasswd', 'password']).default('password'),
     /** File holding the sudo password (else LOOP_OPS_SUDO_PASSWORD(_FILE)). */
     passwordFile: z.string().min(1).optional(),
+    /**
+     * Absolute paths of the plain programs run as root (sudoers matches them;
+     * `loop-ops-mcp sudoers` prints the rules). Defaults fit Synology DSM 7 and Debian.
+     */
+    programs: z
+      .object({
+        timeout: absPath.default('/usr/bin/timeout'),
+        mkdir: absPath.default('/bin/mkdir'),
+        mv: absPath.default('/bin/mv'),
+        rm: absPath.default('/bin/rm'),
+        cat: absPath.default('/bin/cat'),
+        tee: absPath.default('/usr/bin/tee'),
+        chmod: absPath.default('/bin/chmod'),
+        test: absPath.default('/usr/bin/test'),
+        ls: absPath.default('/bin/ls'),
+        cp: absPath.default('/bin/cp'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -344,7 +363,7 @@ const metricsSchema = z
 export const configSchema = z
   .object({
     nas: nasSchema,
-    sudo: sudoSchema.default({ mode: 'password' }),
+    sudo: sudoSchema.default(() => sudoSchema.parse({})),
     docker: dockerSchema.default({ binary: '/var/packages/ContainerManager/target/usr/bin/docker' }),
     app: appSchema.default(() => appSchema.parse({})),
     nginx: nginxSchema.default(() => nginxSchema.parse({})),
@@ -358,6 +377,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.nginx.useSudo && c.sudo.mode !== 'none') {
+      for (const key of ['testCommand', 'reloadCommand'] as const) {
+        if (!c.nginx[key][0]!.startsWith('/')) {
+          ctx.addIssue({ code: 'custom', path: ['nginx', key, 0], message: 'must be an absolute path when nginx.useSudo is true (sudoers matches it)' });
+        }
+      }
+    }
     const o = c.auth.oauth;
     if (o.enabled && !o.publicBaseUrl) {
       ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'publicBaseUrl'], message: 'required when auth.oauth.enabled is true' });
@@ -483,6 +509,8 @@ export interface LoadOptions {
   /** Path to a YAML or JSON file; optional (env alone can configure). */
   file?: string;
   env?: Env;
+  /** Only the plain config is needed (e.g. `sudoers`): secrets are neither read nor required. */
+  withoutSecrets?: boolean;
 }
 
 export interface LoadedConfig {
@@ -560,6 +588,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (!result.success) problems.push(...formatIssues(result.error));
   if (problems.length || !result.success) throw new ConfigError(problems);
   const config = result.data;
+  if (opts.withoutSecrets) return { config, secrets: {} };
 
   const secrets: Secrets = {
     sudoPassword: readSecret(env, 'LOOP_OPS_SUDO_PASSWORD', config.sudo.passwordFile, problems),

@@ -11,6 +11,7 @@
  */
 import { posix } from 'node:path';
 import { buildImageArgv } from '../docker/requests.js';
+import type { RootPrograms } from '../ssh/root-commands.js';
 import { assertStateDir, lockDetailsFile, lockDir } from './nas-state.js';
 
 export interface RemoteCommand {
@@ -61,7 +62,8 @@ export function dockerBuild(
 export const nginxTest = (argv: readonly string[], useSudo: boolean) => cmd([...argv], useSudo, 30_000);
 export const nginxReload = (argv: readonly string[], useSudo: boolean) => cmd([...argv], useSudo, 30_000);
 /** `rm -f` of one file (the upstream file when restoring "no file"; root when the SSH user may not write there). */
-export const removeFile = (path: string, sudo: boolean) => cmd(['rm', '-f', '--', path], sudo);
+/** `rm -f`; as root (an absolute program from sudo.programs) when `root` is given. */
+export const removeFile = (root: RootPrograms | undefined, path: string) => cmd([root ? root.rm : 'rm', '-f', '--', path], root !== undefined, 15_000);
 
 // ---------------------------------------------------------------- OAuth keys and DB (root: the vault is the app's)
 
@@ -76,15 +78,17 @@ export function assertBackupName(name: string): string {
 export const backupsRoot = (vaultPath: string) => posix.join(vaultPath, 'backups');
 export const backupDir = (vaultPath: string, name: string) => posix.join(backupsRoot(vaultPath), assertBackupName(name));
 
-export const makeDir = (dir: string) => cmd(['mkdir', '-p', '--', dir], true);
+// Each of these runs as root, as one program from sudo.programs (absolute: sudoers matches it),
+// and is on the root command list (src/ssh/root-commands.ts) for these exact paths.
+export const makeDir = (p: RootPrograms, dir: string) => cmd([p.mkdir, '-p', '--', dir], true);
 /** Exit 0 if the path exists (file or directory). */
-export const pathExists = (path: string) => cmd(['test', '-e', path], true);
+export const pathExists = (p: RootPrograms, path: string) => cmd([p.test, '-e', path], true);
 /** Moves `path` into `dir` (same filesystem: a rename; nothing is deleted). */
-export const moveInto = (path: string, dir: string) => cmd(['mv', '--', path, `${dir.replace(/\/+$/, '')}/`], true, 60_000);
+export const moveInto = (p: RootPrograms, path: string, dir: string) => cmd([p.mv, '--', path, `${dir.replace(/\/+$/, '')}/`], true, 60_000);
 /** Copies byte for byte, keeping modes, owners and times (`cp -a`): the restore. */
-export const copyExact = (from: string, to: string) => cmd(['cp', '-a', '--', from, to], true, 120_000);
+export const copyExact = (p: RootPrograms, from: string, to: string) => cmd([p.cp, '-a', '--', from, to], true, 120_000);
 /** The backup names, one a line (`ls -1`); a missing directory exits non-zero. Read as the SSH user first (status), through sudo if refused. */
-export const listDir = (dir: string, sudo = false) => cmd(['ls', '-1', '--', dir], sudo);
+export const listDir = (p: RootPrograms, dir: string, sudo = false) => cmd([sudo ? p.ls : 'ls', '-1', '--', dir], sudo);
 
 // ---------------------------------------------------------------- the lock (the SSH user's own state dir: no root)
 

@@ -85,7 +85,7 @@ async function writeUpstreamFile(pool: SshPool, path: string, content: string, s
 }
 
 async function removeUpstreamFile(pool: SshPool, path: string): Promise<void> {
-  const c = removeFile(path, needsSudo.has(path));
+  const c = removeFile(needsSudo.has(path) ? pool.rootPrograms : undefined, path);
   await pool.run(c.argv, { sudo: c.sudo, timeoutMs: c.timeoutMs });
 }
 
@@ -368,7 +368,7 @@ export async function switchUpstream(
 async function savePrevious(pool: SshPool, stateDir: string, current: string | undefined, signal?: AbortSignal): Promise<void> {
   const prevFile = upstreamPrevFile(stateDir);
   if (current === undefined) {
-    await pool.run(removeFile(prevFile, false).argv, { timeoutMs: 15_000, signal });
+    await pool.run(removeFile(undefined, prevFile).argv, { timeoutMs: 15_000, signal });
     return;
   }
   try {

@@ -84,6 +84,8 @@ export function handlePreamble(
   markers: Markers,
   sudoPassword: string | undefined,
   username: string,
+  /** The root program, for a refusal's message. */
+  rootProgram?: string,
 ): Preamble {
   let buffered = '';
   let ready = false;
@@ -142,6 +144,15 @@ export function handlePreamble(
   void closed.then(() => {
     if (!ready) {
       // The command never started: sudo or the shell failed. Keep sudo's own words.
+      if (buffered.includes(markers.denied)) {
+        rejectReady(
+          new SudoError(
+            `sudo on the NAS does not allow ${username} to run ${rootProgram ?? 'this command'} as loop-ops-mcp needs it`,
+            'Install the rules printed by `loop-ops-mcp sudoers` in /etc/sudoers.d/ on the NAS (they follow docker.binary, nginx.* and sudo.programs).',
+          ),
+        );
+        return;
+      }
       const msg = buffered.replace(/\s+/g, ' ').trim();
       rejectReady(
         /sudo/i.test(msg)

@@ -29,6 +29,8 @@ export class HostKeyMismatchError extends SshError {
 export class SshAuthError extends SshError {}
 /** sudo refused (wrong password, not allowed, password required). */
 export class SudoError extends SshError {}
+/** A command asked to run as root that is not on the root command list: refused before sending. */
+export class RootCommandNotListedError extends SshError {}
 /** The connection dropped while a command was running. */
 export class ConnectionLostError extends SshError {}
 /** No channel became free in time. */

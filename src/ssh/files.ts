@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import type { SshPool } from './pool.js';
+import { rootTempPath } from './root-commands.js';
 
 export interface WriteOptions {
   /** File mode of the new file (default 0o644). */
@@ -32,12 +33,22 @@ export async function writeFileAtomic(
   if (!path.startsWith('/')) throw new Error(`remote path must be absolute: ${path}`);
   const mode = opts.mode ?? 0o644;
   const tmp = tempPathFor(path);
-  if (opts.sudo) {
-    // `cat` reads our stdin into the temp file; `mv -f` is rename(2) on one filesystem.
-    await pool.run(
-      ['/bin/sh', '-c', 'umask 077 && cat > "$1" && chmod "$3" "$1" && mv -f "$1" "$2" || { rm -f "$1"; exit 1; }', 'sh', tmp, path, mode.toString(8)],
-      { sudo: true, stdin: content, timeoutMs: 30_000, signal: opts.signal },
-    );
+  const root = opts.sudo ? pool.rootPrograms : undefined;
+  if (root) {
+    // One program per step, each on the root command list: no shell runs as root.
+    // The temp name is fixed (the deploy lock keeps writers apart) so sudoers can name it.
+    if (mode !== 0o644) throw new Error(`files written as root are mode 644 (asked ${mode.toString(8)})`);
+    const rtmp = rootTempPath(path);
+    const o = { sudo: true, timeoutMs: 30_000, signal: opts.signal };
+    try {
+      // `tee` copies our stdin into the temp file (and echoes it to stdout, which we drop).
+      await pool.run([root.tee, '--', rtmp], { ...o, stdin: content });
+      await pool.run([root.chmod, '644', '--', rtmp], o);
+      await pool.run([root.mv, '-f', '--', rtmp, path], o); // rename(2) on one filesystem
+    } catch (err) {
+      await pool.exec([root.rm, '-f', '--', rtmp], { sudo: true, timeoutMs: 15_000 }).catch(() => {});
+      throw err;
+    }
     return;
   }
   await pool.withSftp(async (sftp: SFTPWrapper) => {
@@ -54,8 +65,16 @@ export async function writeFileAtomic(
 
 /** Reads a small remote file; undefined when it does not exist. */
 export async function readFileIfExists(pool: SshPool, path: string, opts: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<string | undefined> {
+  const root = opts.sudo ? pool.rootPrograms : undefined;
+  if (root) {
+    // As root only `cat` runs; whether the file exists is asked over SFTP (a stat needs no read right).
+    if (!(await remoteExists(pool, path, opts.signal).catch(() => true))) return undefined;
+    const r = await pool.exec([root.cat, '--', path], { sudo: true, timeoutMs: 15_000, signal: opts.signal });
+    if (r.code !== 0 && /no such file/i.test(r.stderr)) return undefined;
+    if (r.code !== 0) throw new Error(`cannot read ${path}: ${r.stderr.trim().slice(0, 200)}`);
+    return r.stdout;
+  }
   const r = await pool.exec(['/bin/sh', '-c', 'if [ -e "$1" ]; then cat -- "$1"; else exit 3; fi', 'sh', path], {
-    sudo: opts.sudo,
     timeoutMs: 15_000,
     signal: opts.signal,
   });

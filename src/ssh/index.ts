@@ -4,6 +4,7 @@ import { ConfigError, type Config, type Secrets } from '../config.js';
 import type { Logger } from '../log.js';
 import type { HostKeyPolicy } from './hostkey.js';
 import { SshPool } from './pool.js';
+import { rootPolicyFor, UnscopablePathError, type RootPolicy, type RootRule } from './root-commands.js';
 
 export { SshPool } from './pool.js';
 export type { ExecOptions, ExecResult, PoolStats } from './pool.js';
@@ -11,6 +12,18 @@ export * from './errors.js';
 export { shellQuote, quoteArgv, UnsafeArgumentError } from './quote.js';
 export { fingerprintOf } from './hostkey.js';
 export { writeFileAtomic, readFileIfExists } from './files.js';
+export { rootArgv, rootRules, rootPolicyFor, renderSudoers, RootPolicy, type RootRule } from './root-commands.js';
+
+/** The root command list for this config; a path sudoers cannot match exactly is a config error. */
+export function rootPolicyOf(config: Config, extra: RootRule[] = []): RootPolicy | undefined {
+  if (config.sudo.mode === 'none') return undefined;
+  try {
+    return rootPolicyFor(config, extra);
+  } catch (e) {
+    if (e instanceof UnscopablePathError) throw new ConfigError([e.message]);
+    throw e;
+  }
+}
 
 export function hostKeyPolicy(nas: Config['nas']): HostKeyPolicy {
   if (nas.hostKeyFingerprint) return { kind: 'fingerprint', fingerprint: nas.hostKeyFingerprint };
@@ -19,7 +32,8 @@ export function hostKeyPolicy(nas: Config['nas']): HostKeyPolicy {
   throw new Error('no host key policy configured');
 }
 
-export function createNasPool(config: Config, secrets: Secrets, log?: Logger): SshPool {
+/** `extraRootRules`: for tests that exercise the sudo protocol itself with a fully privileged user. */
+export function createNasPool(config: Config, secrets: Secrets, log?: Logger, extraRootRules: RootRule[] = []): SshPool {
   const nas = config.nas;
   let privateKey: Buffer | undefined;
   if (nas.privateKeyPath) {
@@ -51,6 +65,7 @@ export function createNasPool(config: Config, secrets: Secrets, log?: Logger): S
       channelWaitTimeoutMs: nas.channelWaitTimeoutMs,
       sudoMode: config.sudo.mode,
       sudoPassword: secrets.sudoPassword,
+      rootPolicy: rootPolicyOf(config, extraRootRules),
       defaultTimeoutMs: 60_000,
       defaultMaxOutputBytes: 4 * 1024 * 1024,
     },

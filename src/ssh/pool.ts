@@ -22,9 +22,12 @@ import {
   HostKeyMismatchError,
   NasUnreachableError,
   RemoteCommandError,
+  RootCommandNotListedError,
   SshAuthError,
   SshError,
+  SudoError,
 } from './errors.js';
+import type { RootPolicy, RootPrograms } from './root-commands.js';
 import { buildRemoteCommand, newMarkers, type SudoMode } from './sudo.js';
 
 export interface PoolOptions {
@@ -34,6 +37,11 @@ export interface PoolOptions {
   channelWaitTimeoutMs: number;
   sudoMode: SudoMode;
   sudoPassword?: string;
+  /**
+   * What may run as root (src/ssh/root-commands.ts): a sudo command not on it
+   * is refused here, before anything is sent. Required unless sudoMode is none.
+   */
+  rootPolicy?: RootPolicy;
   /** Default bound for exec when the caller gives none. */
   defaultTimeoutMs: number;
   /** Cap on captured bytes per stream when the caller gives none. */
@@ -41,7 +49,11 @@ export interface PoolOptions {
 }
 
 export interface ExecOptions {
-  /** Run through sudo (per the configured sudo mode). */
+  /**
+   * Run as root through sudo (per the configured sudo mode): argv must then be
+   * an absolute program with arguments that a rule of the root policy allows
+   * once the pool has put `timeout -k 2 NNNNN` in front of it.
+   */
   sudo?: boolean;
   /** Ends the call and the remote process. Default: pool's defaultTimeoutMs. 0 = no bound. */
   timeoutMs?: number;
@@ -114,6 +126,11 @@ export class SshPool {
     };
   }
 
+  /** Absolute paths of the plain programs run as root (undefined when nothing runs as root). */
+  get rootPrograms(): RootPrograms | undefined {
+    return this.opts.sudoMode === 'none' ? undefined : this.opts.rootPolicy?.programs;
+  }
+
   /** Runs argv on the NAS; resolves with exit code and output whatever the code. */
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const started = performance.now();
@@ -121,21 +138,38 @@ export class SshPool {
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
     const useSudo = opts.sudo === true && this.opts.sudoMode !== 'none';
     const markers = newMarkers();
+    const timeoutSec = timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs / 1000)) : 0;
+    const remoteArgv = useSudo ? this.rootArgv(argv, timeoutSec) : argv;
     // Quoting happens here, once, for every command (throws on NUL).
-    const command = buildRemoteCommand(argv, {
-      sudo: useSudo,
-      sudoMode: this.opts.sudoMode,
-      timeoutSec: timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs / 1000)) : 0,
-      markers,
-    });
+    const command = buildRemoteCommand(remoteArgv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec, markers });
     throwIfAborted(opts.signal);
 
     const { lease, value: opened } = await this.openChannel(opts.signal, deadline, (c) => c.exec(command));
     try {
-      return await this.runChannel(lease.conn, opened, markers, useSudo, opts, timeoutMs, started);
+      const r = await this.runChannel(lease.conn, opened, markers, useSudo ? argv[0] : undefined, opts, timeoutMs, started);
+      if (useSudo && this.opts.sudoMode === 'password' && r.code === 1 && /^sudo: a password is required/m.test(r.stderr)) {
+        throw new SudoError(
+          `sudo on the NAS accepted the password but asked again for ${argv[0]}: it keeps no credentials (timestamp_timeout = 0?)`,
+          `Let sudo cache credentials for ${this.target.username} (e.g. "Defaults:${this.target.username} timestamp_timeout=1"), or use sudo.mode nopasswd with the rules from \`loop-ops-mcp sudoers\`.`,
+        );
+      }
+      return r;
     } finally {
       lease.release();
     }
+  }
+
+  /** The exact argv sudo will run (timeout prefix included), refused unless the root policy lists it. */
+  private rootArgv(argv: readonly string[], timeoutSec: number): string[] {
+    const policy = this.opts.rootPolicy;
+    if (!policy) throw new RootCommandNotListedError(`no root commands are configured; cannot run ${argv[0]} through sudo`);
+    const full = policy.withTimeout(argv, timeoutSec);
+    if (!policy.match(full)) {
+      throw new RootCommandNotListedError(
+        `refusing to run ${argv[0]} as root: this command is not on loop-ops-mcp's list of root commands (src/ssh/root-commands.ts)`,
+      );
+    }
+    return full;
   }
 
   /**
@@ -186,7 +220,8 @@ export class SshPool {
     conn: Connection,
     { channel, exited, closed }: OpenedChannel,
     markers: ReturnType<typeof newMarkers>,
-    useSudo: boolean,
+    /** The root program when this runs through sudo. */
+    rootProgram: string | undefined,
     opts: ExecOptions,
     timeoutMs: number,
     started: number,
@@ -197,7 +232,7 @@ export class SshPool {
     const err = new BoundedBuffer(max, keep);
     const outLines = opts.onStdoutLine ? new LineSplitter(opts.onStdoutLine) : undefined;
     const errLines = opts.onStderrLine ? new LineSplitter(opts.onStderrLine) : undefined;
-    const pre = handlePreamble(channel, closed, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
+    const pre = handlePreamble(channel, closed, markers, rootProgram ? this.opts.sudoPassword : undefined, this.target.username, rootProgram);
     pre.onStderr((b) => {
       err.push(b);
       errLines?.push(b);
@@ -239,7 +274,7 @@ export class SshPool {
       const stop = (e: Error) => {
         if (settled || failure) return;
         failure = e;
-        if (pid !== undefined) this.killRemote(pid, useSudo);
+        if (pid !== undefined) this.killRemote(pid);
         channel.close();
         // 'close' may never come on a dead connection; do not wait for it.
         setTimeout(finish, 200).unref();
@@ -267,7 +302,7 @@ export class SshPool {
         (p) => {
           pid = p;
           if (settled || failure) {
-            if (pid !== undefined) this.killRemote(pid, useSudo);
+            if (pid !== undefined) this.killRemote(pid);
             return;
           }
           if (opts.stdin !== undefined) channel.write(opts.stdin);
@@ -282,7 +317,8 @@ export class SshPool {
       void exited.then((e) => {
         exit = e;
       });
-      void closed.then(finish);
+      // Settle after the preamble did: a command that never started (sudo said no) is an error, not an exit code.
+      void closed.then(() => pre.ready.catch(() => {})).then(finish);
       // Consume both streams: ssh2 only emits 'close' once they are drained.
       channel.resume();
     });
@@ -296,13 +332,21 @@ export class SshPool {
   async openStream(argv: readonly string[], opts: { sudo?: boolean; signal?: AbortSignal } = {}): Promise<Duplex> {
     const useSudo = opts.sudo === true && this.opts.sudoMode !== 'none';
     const markers = newMarkers();
-    const command = buildRemoteCommand(argv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec: 0, markers });
+    const remoteArgv = useSudo ? this.rootArgv(argv, 0) : argv;
+    const command = buildRemoteCommand(remoteArgv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec: 0, markers });
     const deadline = Date.now() + this.opts.channelWaitTimeoutMs;
     const { lease, value: opened } = await this.openChannel(opts.signal, deadline, (c) => c.exec(command));
     // The slot is held for the stream's whole life and freed when it closes.
     void opened.closed.then(() => lease.release());
     this.closeWithConnection(lease.conn, opened.channel, opened.closed);
-    const pre = handlePreamble(opened.channel, opened.closed, markers, useSudo ? this.opts.sudoPassword : undefined, this.target.username);
+    const pre = handlePreamble(
+      opened.channel,
+      opened.closed,
+      markers,
+      useSudo ? this.opts.sudoPassword : undefined,
+      this.target.username,
+      useSudo ? argv[0] : undefined,
+    );
     pre.onStderr(() => {}); // drain: ssh2 only closes a channel whose streams were consumed
     try {
       await pre.ready;
@@ -560,12 +604,14 @@ export class SshPool {
 
   /**
    * Ends a remote process we started (closing a channel does not). The PID is
-   * our wrapper's, which exec'd into `timeout`: it forwards TERM to the
-   * command and escalates to KILL itself (-k), so we never send KILL to a PID
-   * that might have been reused. Best effort.
+   * our wrapper's, which exec'd into `timeout` (user commands) or into sudo
+   * (root commands: sudo keeps the SSH user as its real uid, so the user may
+   * signal it, and it relays TERM to its `timeout`). `timeout` forwards TERM to
+   * the command and escalates to KILL itself (-k), so we never send KILL to a
+   * PID that might have been reused, and never need root for it. Best effort.
    */
-  private killRemote(pid: number, useSudo: boolean): void {
-    this.exec(['kill', '-TERM', String(pid)], { sudo: useSudo, timeoutMs: 5_000 }).catch(() => {
+  private killRemote(pid: number): void {
+    this.exec(['kill', '-TERM', String(pid)], { timeoutMs: 5_000 }).catch(() => {
       // Gone already, or the connection is down: nothing left to do.
     });
   }

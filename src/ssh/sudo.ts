@@ -1,14 +1,26 @@
 /**
- * Building the remote command line: optional sudo, a remote-side timeout, and
- * a tiny wrapper that announces the remote PID once the command really runs.
+ * Building the remote command line: a small wrapper shell, run as the SSH
+ * user, that announces the remote PID once the command really runs; for
+ * root commands it calls sudo on exactly one program argv. No shell ever runs
+ * as root, so sudoers can allow exactly the programs we run (root-commands.ts).
  *
- * Why the wrapper: in password mode `sudo -S` reads the password from the
- * channel's stdin. We write it only after sudo's own prompt (a random marker)
- * appears on stderr, and any stdin payload only after the READY marker, so
- * neither the password nor data can be read by the wrong program. If sudo
- * does not prompt (NOPASSWD, misconfiguration), READY comes first and the
- * password is never written. The PID lets us kill the remote process when a
- * call times out or is cancelled — closing a channel does not.
+ * The protocol on stdin/stderr:
+ * - password mode: `sudo -S -p <random marker> -l -- argv` checks the
+ *   password AND that sudoers allows this argv. We write the password only
+ *   after our marker appears on stderr. sudo caches the success for children
+ *   of this wrapper shell only (sudo keys its cache on the parent process when
+ *   there is no tty), so the command itself then runs with `sudo -n`, which
+ *   never reads stdin;
+ * - a READY marker with the PID comes next: stdin payload is written only
+ *   after it, so it can only reach the command;
+ * - if sudo does not prompt (NOPASSWD, cached), READY comes first and the
+ *   password is never written; if sudoers does not allow the argv, a DENIED
+ *   marker comes instead of READY and nothing runs.
+ *
+ * The PID: for a root command it is sudo's own process. sudo keeps the
+ * invoking user as its real uid, so the SSH user may send it TERM, and sudo
+ * relays it to the command (`timeout`, which escalates to KILL itself). No
+ * kill rule in sudoers is needed.
  */
 import { randomBytes } from 'node:crypto';
 import { quoteArgv, shellQuote } from './quote.js';
@@ -18,28 +30,52 @@ export type SudoMode = 'none' | 'nopasswd' | 'password';
 export interface Markers {
   prompt: string;
   ready: string;
+  denied: string;
 }
 
 export function newMarkers(): Markers {
   const id = randomBytes(6).toString('hex');
-  return { prompt: `[loop-ops:sudo:${id}]`, ready: `[loop-ops:ready:${id}]` };
+  return { prompt: `[loop-ops:sudo:${id}]`, ready: `[loop-ops:ready:${id}]`, denied: `[loop-ops:denied:${id}]` };
 }
 
+/** Exit code of the wrapper when sudo refused the command (before it ran). */
+export const SUDO_DENIED_EXIT = 125;
+
 export interface BuildOptions {
+  /** Run argv through sudo (argv is then the full root argv, timeout prefix included). */
   sudo: boolean;
   sudoMode: SudoMode;
-  /** Remote-side bound in seconds (GNU/busybox `timeout`); 0 = none. */
+  /** Remote-side bound in seconds for user commands (`timeout` from PATH); 0 = none. Root commands carry their own. */
   timeoutSec: number;
   markers: Markers;
 }
 
-/** The wrapped argv: [sudo …] sh -c 'announce; exec "$@"' sh [timeout …] argv. */
+const announce = (m: Markers) => `printf '%s %s\\n' ${shellQuote(m.ready)} "$$" >&2`;
+const denied = (m: Markers) => `{ printf '%s\\n' ${shellQuote(m.denied)} >&2; exit ${SUDO_DENIED_EXIT}; }`;
+
+/**
+ * The command line for one exec channel.
+ *
+ *   user:      /bin/sh -c 'READY $$; exec "$@"' sh [timeout -k 2 N] argv
+ *   nopasswd:  /bin/sh -c 'sudo -n -l -- "$@" || DENIED; READY $$; exec sudo -n -- "$@"' sh argv
+ *   password:  /bin/sh -c 'sudo -S -p P -l -- "$@" || DENIED; /bin/sh -c "READY $$; exec sudo -n -- \"$@\"" sh "$@"; exit $?' sh argv
+ *
+ * In password mode the command's sudo must be a child of the shell that
+ * validated (sudo's cache key), hence the inner shell; `exit $?` keeps the
+ * outer shell from exec'ing it in its own place.
+ */
 export function buildRemoteCommand(argv: readonly string[], opts: BuildOptions): string {
-  const inner = opts.timeoutSec > 0 ? ['timeout', '-k', '2', String(opts.timeoutSec), ...argv] : [...argv];
-  // `$$` is the shell's PID, which `exec` hands on to the command (or timeout).
-  const wrapper = ['/bin/sh', '-c', `printf '%s %s\\n' ${shellQuote(opts.markers.ready)} "$$" >&2; exec "$@"`, 'sh', ...inner];
-  if (!opts.sudo || opts.sudoMode === 'none') return quoteArgv(wrapper);
-  if (opts.sudoMode === 'nopasswd') return quoteArgv(['sudo', '-n', '--', ...wrapper]);
-  // -k: ignore cached credentials so sudo always prompts and the protocol stays deterministic.
-  return quoteArgv(['sudo', '-S', '-k', '-p', opts.markers.prompt, '--', ...wrapper]);
+  const m = opts.markers;
+  if (!opts.sudo || opts.sudoMode === 'none') {
+    const inner = opts.timeoutSec > 0 ? ['timeout', '-k', '2', String(opts.timeoutSec), ...argv] : [...argv];
+    return quoteArgv(['/bin/sh', '-c', `${announce(m)}; exec "$@"`, 'sh', ...inner]);
+  }
+  if (!argv[0]?.startsWith('/')) throw new Error(`a root command needs an absolute program path: ${argv[0] ?? '(none)'}`);
+  if (opts.sudoMode === 'nopasswd') {
+    const script = `sudo -n -l -- "$@" >/dev/null || ${denied(m)}; ${announce(m)}; exec sudo -n -- "$@"`;
+    return quoteArgv(['/bin/sh', '-c', script, 'sh', ...argv]);
+  }
+  const inner = `${announce(m)}; exec sudo -n -- "$@"`;
+  const script = `sudo -S -p ${shellQuote(m.prompt)} -l -- "$@" >/dev/null || ${denied(m)}; /bin/sh -c ${shellQuote(inner)} sh "$@"; exit $?`;
+  return quoteArgv(['/bin/sh', '-c', script, 'sh', ...argv]);
 }

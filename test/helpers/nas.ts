@@ -1,9 +1,10 @@
 /** Builds the product's own SSH pool and Docker engine from the sandbox config. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config, type Secrets } from '../../src/config.js';
 import { createDockerEngine } from '../../src/docker/index.js';
-import { createNasPool } from '../../src/ssh/index.js';
+import { createNasPool, type RootRule } from '../../src/ssh/index.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -17,6 +18,27 @@ export function sandboxPool(overrides: (c: Config) => void = () => {}, secretOve
   const { config, secrets } = sandboxConfig();
   overrides(config);
   return createNasPool(config, { ...secrets, ...secretOverrides });
+}
+
+/**
+ * A pool logged in as the sandbox's full-sudo admin, allowed (on our side) to
+ * run `programs` as root with any arguments: for tests of the sudo protocol
+ * itself (stdin, timeouts, cancellation, quoting) with programs the product
+ * never runs as root, or the product's own root commands for a config whose
+ * paths the sandbox's scoped sudoers does not name (`opts.config`). The
+ * product's own user cannot run these on the NAS.
+ */
+export function adminPool(programs: string[], opts: { config?: Config } = {}): SshPool {
+  const { config: sandbox, secrets } = sandboxConfig();
+  const config = opts.config ?? sandbox;
+  const facts = JSON.parse(readFileSync(join(REPO_ROOT, '.sandbox', 'sandbox.json'), 'utf8')) as { adminUser: string };
+  const admin = { ...config, nas: { ...config.nas, username: facts.adminUser } };
+  const rules: RootRule[] = programs.flatMap((program) => [
+    { id: `test-${program}`, why: 'test', program: config.sudo.programs.timeout, args: ['-k', '2', '[0-9][0-9][0-9][0-9][0-9]', program, '*'] },
+    { id: `test-${program}-no-args`, why: 'test', program: config.sudo.programs.timeout, args: ['-k', '2', '[0-9][0-9][0-9][0-9][0-9]', program] },
+    { id: `test-${program}-bare`, why: 'test', program, args: ['*'] },
+  ]);
+  return createNasPool(admin, secrets, undefined, rules);
 }
 
 export function sandboxDocker(pool: SshPool) {

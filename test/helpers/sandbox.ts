@@ -15,13 +15,17 @@ export interface SandboxFacts {
   /** .sandbox/config.yaml: the server's config for the sandbox NAS. */
   configPath: string;
   sandboxScript: string;
-  /** Same as ssh.username. */
+  /** Same as ssh.username: the user loop-ops-mcp logs in as, whose sudo is scoped by `scopedSudoers`. */
   sshUser: string;
+  /** The NAS admin with full password sudo (same key and password): protocol tests and the owner's-way benchmark. */
+  adminUser: string;
+  /** The sudoers file `loop-ops-mcp sudoers` generated for sshUser, installed on the sandbox NAS. */
+  scopedSudoers: string;
   /** The sandbox sshd's config: start a second sshd with it (-o Port=… -o HostKey=… -o PidFile=…). */
   sshdConfig: string;
   sshdPidFile: string;
   /** Password login (sshpass) for benchmarking the owner's old way only; ssh.port is key-only. */
-  legacyPasswordSsh: { host: string; port: number; note: string };
+  legacyPasswordSsh: { host: string; port: number; username: string; note: string };
   ssh: {
     host: string;
     port: number;

@@ -16,7 +16,7 @@ import type { Config } from '../../src/config.js';
 import { readSmallFiles, writeFileAtomic } from '../../src/ssh/files.js';
 import { ExecAbortedError } from '../../src/ssh/errors.js';
 import type { SshPool } from '../../src/ssh/pool.js';
-import { sandboxConfig, sandboxPool } from '../helpers/nas.js';
+import { adminPool, sandboxConfig, sandboxPool } from '../helpers/nas.js';
 import { getSandbox, resetSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const sb = getSandbox();
@@ -62,19 +62,32 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     pid: process.pid,
   });
 
-  const docker = (args: string[]) => pool.run([sb!.dockerBinary, ...args], { sudo: true, timeoutMs: 60_000 });
+  // Fixtures (docker run/rm, a root-owned dir) are made as the full-sudo admin: not the product's root commands.
+  let admin: SshPool;
+  const docker = (args: string[]) => admin.run([sb!.dockerBinary, ...args], { sudo: true, timeoutMs: 60_000 });
+  /** The product's root commands for a config variant, run as the full-sudo admin. */
+  const withRootPool = async <T>(c: Config, fn: (p: SshPool) => Promise<T>): Promise<T> => {
+    const p = adminPool([], { config: c });
+    try {
+      return await fn(p);
+    } finally {
+      await p.close();
+    }
+  };
 
   beforeAll(async () => {
     resetSandbox(sb!);
     config = sandboxConfig().config;
     pool = sandboxPool();
+    admin = adminPool([sb!.dockerBinary, '/bin/sh', '/bin/rm']);
     dir = posix.join(config.state.dir, `test-primitives-${process.pid}`);
   });
 
   afterAll(async () => {
     try {
-      if (pool) await pool.exec([sb!.dockerBinary, 'rm', '-f', greenName], { sudo: true, timeoutMs: 60_000 }).catch(() => {});
+      if (admin) await admin.exec([sb!.dockerBinary, 'rm', '-f', greenName], { sudo: true, timeoutMs: 60_000 }).catch(() => {});
       await pool?.close();
+      await admin?.close();
     } finally {
       resetSandbox(sb!);
     }
@@ -283,7 +296,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     let initial: string;
 
     beforeAll(async () => {
-      await pool.exec([sb!.dockerBinary, 'rm', '-f', greenName], { sudo: true, timeoutMs: 60_000 });
+      await admin.exec([sb!.dockerBinary, 'rm', '-f', greenName], { sudo: true, timeoutMs: 60_000 });
       await docker([
         'run', '-d', '--name', greenName, '--network', sb!.app.network,
         '-p', `127.0.0.1:${sb!.app.colorPorts.green}:${sb!.app.containerPort}`,
@@ -347,7 +360,8 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     it('nginx -t failing: throws with its output and a hint, file restored, traffic unchanged', async () => {
       const before = (await readUpstream(pool, config)).text;
       const broken: Config = { ...config, nginx: { ...config.nginx, testCommand: ['/usr/sbin/nginx', '-c', '/nonexistent/loop-ops-test.conf', '-t'] } };
-      const err = await switchUpstream(pool, broken, 'green', 'test-broken-1').catch((e: unknown) => e);
+      // nginx commands the sandbox's scoped sudoers does not name: run by the full-sudo admin (its pool allows exactly these).
+      const err = await withRootPool(broken, (p) => switchUpstream(p, broken, 'green', 'test-broken-1')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UpstreamSwitchError);
       const e = err as UpstreamSwitchError;
       expect(e.stage).toBe('test');
@@ -360,7 +374,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
       expect(await frontColor()).toBe('blue');
 
       const alwaysFalse: Config = { ...config, nginx: { ...config.nginx, testCommand: ['/bin/false'] } };
-      const err2 = (await switchUpstream(pool, alwaysFalse, 'green', 'test-broken-2').catch((x: unknown) => x)) as UpstreamSwitchError;
+      const err2 = (await withRootPool(alwaysFalse, (p) => switchUpstream(p, alwaysFalse, 'green', 'test-broken-2')).catch((x: unknown) => x)) as UpstreamSwitchError;
       expect(err2).toBeInstanceOf(UpstreamSwitchError);
       expect(err2.stage).toBe('test');
       expect((await readUpstream(pool, config)).text).toBe(before);
@@ -370,7 +384,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     it('reload failing: throws, file restored, traffic unchanged', async () => {
       const before = (await readUpstream(pool, config)).text;
       const broken: Config = { ...config, nginx: { ...config.nginx, reloadCommand: ['/bin/false'] } };
-      const err = (await switchUpstream(pool, broken, 'green', 'test-broken-3').catch((e: unknown) => e)) as UpstreamSwitchError;
+      const err = (await withRootPool(broken, (p) => switchUpstream(p, broken, 'green', 'test-broken-3')).catch((e: unknown) => e)) as UpstreamSwitchError;
       expect(err).toBeInstanceOf(UpstreamSwitchError);
       expect(err.stage).toBe('reload');
       expect(err.message).toMatch(/reload failed/);
@@ -386,24 +400,28 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
     it('writes an upstream file the SSH user may not write through sudo', async () => {
       const rootDir = `/tmp/loop-ops-test-root-${process.pid}`;
       const file = `${rootDir}/upstream.conf`;
-      await pool.run(['/bin/sh', '-c', 'rm -rf -- "$1" && mkdir -m 755 -- "$1" && printf "server 127.0.0.1:%s;\\n" "$2" > "$1/upstream.conf"', 'sh', rootDir, String(config.app.colorPorts.blue)], { sudo: true });
+      await admin.run(['/bin/sh', '-c', 'rm -rf -- "$1" && mkdir -m 755 -- "$1" && printf "server 127.0.0.1:%s;\\n" "$2" > "$1/upstream.conf"', 'sh', rootDir, String(config.app.colorPorts.blue)], { sudo: true });
       try {
         const c: Config = {
           ...config,
           state: { dir: posix.join(config.state.dir, `test-sudo-${process.pid}`) },
           nginx: { ...config.nginx, upstreamFile: file, testCommand: ['/bin/true'], reloadCommand: ['/bin/true'] },
         };
-        const r = await switchUpstream(pool, c, 'green', 'test-sudo-1');
+        // The sandbox's scoped sudoers names the real upstream file, not this one: the full-sudo admin runs
+        // the product's own root commands for this config (its pool allows exactly those).
+        const rootPool = adminPool([], { config: c });
+        const r = await switchUpstream(rootPool, c, 'green', 'test-sudo-1');
         expect(r).toMatchObject({ changed: true, previousColor: 'blue' });
         expect((await readUpstream(pool, c)).info.color).toBe('green');
         const owner = await pool.run(['stat', '-c', '%U %a', file]);
         expect(owner.stdout.trim()).toBe('root 644');
         // The failure path restores through sudo too.
-        const err = await switchUpstream(pool, { ...c, nginx: { ...c.nginx, testCommand: ['/bin/false'] } }, 'blue', 'test-sudo-2').catch((e: unknown) => e);
+        const err = await switchUpstream(rootPool, { ...c, nginx: { ...c.nginx, testCommand: ['/bin/false'] } }, 'blue', 'test-sudo-2').catch((e: unknown) => e);
         expect(err).toBeInstanceOf(UpstreamSwitchError);
-        expect((await readUpstream(pool, c)).info).toMatchObject({ color: 'green', deploymentId: 'test-sudo-1' });
+        expect((await readUpstream(rootPool, c)).info).toMatchObject({ color: 'green', deploymentId: 'test-sudo-1' });
+        await rootPool.close();
       } finally {
-        await pool.run(['rm', '-rf', '--', rootDir], { sudo: true });
+        await admin.run(['/bin/rm', '-rf', '--', rootDir], { sudo: true });
       }
     });
 

@@ -358,6 +358,8 @@ describe.skipIf(!sandbox)('nginx switch aborted by an invalid config', () => {
   // nginx -t "fails": the switch must restore the old upstream and leave traffic alone.
   const h = useSandboxServer((c) => {
     fastDeploy(c);
+    // A shell is never a root command (sudoers could not scope it): this stand-in runs as the SSH user.
+    c.nginx.useSudo = false;
     c.nginx.testCommand = ['/bin/sh', '-c', 'echo "nginx: [emerg] invalid upstream (test)" >&2; exit 1'];
   });
 

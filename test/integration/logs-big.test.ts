@@ -9,7 +9,7 @@ import { JobRegistry } from '../../src/jobs.js';
 import { GREP_SCAN_LINES, getLogs, type LogsRequest } from '../../src/ops/logs.js';
 import type { Services } from '../../src/services.js';
 import { ReadCoalescer } from '../../src/ops/coalesce.js';
-import { sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
+import { adminPool, sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const sandbox = getSandbox();
@@ -27,15 +27,22 @@ describe.skipIf(!sandbox)(`logs on a ~160 MB container log${sandbox ? '' : ` (sk
     const docker = sandboxDocker(pool);
     svc = { config, pool, docker, log: createLogger({ level: 'silent', pretty: false }), jobs: new JobRegistry(), reads: new ReadCoalescer() };
     const d = config.docker.binary;
-    await pool.run([d, 'rm', '-f', NAME], { sudo: true });
+    // The fixture container is made as the full-sudo admin: `docker run` is not one of the product's root commands.
+    const admin = adminPool([d]);
+    await admin.run([d, 'rm', '-f', NAME], { sudo: true });
     const script = `seq 1 ${LINES} | sed "s/^/log line with some padding text to make it longer, number /"; sleep 1; echo FINAL-LINE-MARKER; sleep 3600`;
     // (Docker copies stdout and stderr concurrently: across streams, order in the log is not guaranteed.)
-    await pool.run([d, 'run', '-d', '--name', NAME, sandbox!.app.baseImage, 'sh', '-c', script], { sudo: true });
+    await admin.run([d, 'run', '-d', '--name', NAME, sandbox!.app.baseImage, 'sh', '-c', script], { sudo: true });
+    await admin.close();
     await waitFor(() => docker.logs(NAME, { stdout: true, stderr: false, tail: 1 }), (l) => l[0]?.text === 'FINAL-LINE-MARKER', 120_000, 1000);
   }, 180_000);
 
   afterAll(async () => {
-    await svc?.pool.run([svc.config.docker.binary, 'rm', '-f', NAME], { sudo: true }).catch(() => {});
+    if (svc) {
+      const admin = adminPool([svc.config.docker.binary]);
+      await admin.run([svc.config.docker.binary, 'rm', '-f', NAME], { sudo: true }).catch(() => {});
+      await admin.close();
+    }
     svc?.docker.close();
     await svc?.pool.close();
   });

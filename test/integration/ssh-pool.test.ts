@@ -2,11 +2,16 @@
  * The SSH pool against the sandbox NAS: real OpenSSH, real sudo with a
  * password, real host key. Faults are produced for real (killed sessions,
  * a stopped sshd, an sshd with another host key).
+ *
+ * The product's user (sandbox ssh.username) may run as root only what
+ * `loop-ops-mcp sudoers` generated; tests of the sudo protocol with programs
+ * the product never runs as root (sleep, cat, printf) log in as the
+ * sandbox's full-sudo admin (adminPool), through the same wrapper.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConnectionLostError,
@@ -15,13 +20,18 @@ import {
   HostKeyMismatchError,
   NasUnreachableError,
   readFileIfExists,
+  rootArgv,
+  RootCommandNotListedError,
   SudoError,
   UnsafeArgumentError,
   writeFileAtomic,
+  createNasPool,
 } from '../../src/ssh/index.js';
+import { rootPolicyFor } from '../../src/ssh/root-commands.js';
+import { emittedRootCommands } from '../helpers/root-emitted.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
-import { localProcesses, sandboxConfig, sandboxPool, waitFor } from '../helpers/nas.js';
+import { adminPool, localProcesses, sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
 
 const sandbox = getSandbox();
 /** The sandbox sshd's config (scripts/sandbox.sh writes it under the sandbox root). */
@@ -32,11 +42,15 @@ const nulSplit = (s: string) => s.split('\0').slice(0, -1);
 
 describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skipped: ${sandboxSkipReason()})`}`, () => {
   let pool: SshPool;
+  /** The full-sudo admin, allowed (here) these programs as root: the protocol, not the scope, is under test. */
+  let admin: SshPool;
   beforeAll(() => {
     pool = sandboxPool();
+    admin = adminPool(['/usr/bin/printf', '/usr/bin/cat', '/usr/bin/sleep', '/usr/bin/id']);
   });
   afterAll(async () => {
     await pool?.close();
+    await admin?.close();
   });
 
   it('runs a command with exit code, stdout and stderr apart', async () => {
@@ -44,12 +58,51 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
     expect(r).toMatchObject({ code: 3, stdout: 'out\n', stderr: 'err\n', stdoutTruncated: false });
   });
 
-  it('runs docker through password sudo fed on stdin', async () => {
+  it('runs its root commands through password sudo fed on stdin, as the scoped user', async () => {
     const { config } = sandboxConfig();
-    const r = await pool.run([config.docker.binary, 'ps', '--format', '{{.Names}}'], { sudo: true });
-    expect(r.stdout.split('\n')).toContain('loop-api-blue');
-    const who = await pool.run(['id', '-un'], { sudo: true });
-    expect(who.stdout.trim()).toBe('root');
+    const docker = sandboxDocker(pool);
+    try {
+      // The Engine API over `sudo docker system dial-stdio`.
+      expect((await docker.listContainers({ labels: ['loop-ops.app=loop-api'] })).map((c) => c.name)).toContain('loop-api-blue');
+    } finally {
+      docker.close();
+    }
+    const test = await pool.run(rootArgv(config).nginxTest(), { sudo: true });
+    expect(test.stderr).toMatch(/test is successful/);
+    expect((await admin.run(['/usr/bin/id', '-un'], { sudo: true })).stdout.trim()).toBe('root');
+  });
+
+  it('the scoped user gets nothing else: not listed → refused here; listed here but not in sudoers → refused by sudo', async () => {
+    const { config, secrets } = sandboxConfig();
+    const own = await pool.exec(['/bin/sh', '-c', 'id'], { sudo: true }).catch((e: unknown) => e);
+    expect(own).toBeInstanceOf(RootCommandNotListedError);
+    const widened = createNasPool(config, secrets, undefined, [{ id: 'shell', why: 'test', program: '/bin/sh', args: ['*'] }]);
+    try {
+      const err = await widened.exec(['/bin/sh', '-c', 'id'], { sudo: true, timeoutMs: 0 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SudoError);
+      expect((err as Error).message).toBe(`sudo on the NAS does not allow ${sandbox!.ssh.username} to run /bin/sh as loop-ops-mcp needs it`);
+    } finally {
+      await widened.close();
+    }
+    // sudo itself, asked directly with the right password (on stdin): a shell is refused, a listed command is not.
+    const ask = (argv: string[]) => pool.exec(['sudo', '-S', '-k', '-p', '', ...argv], { stdin: `${secrets.sudoPassword}\n` });
+    const shell = await ask(['/bin/sh', '-c', 'id']);
+    expect(shell.code).toBe(1);
+    expect(shell.stderr).toMatch(/not allowed to execute '\/bin\/sh -c id'/);
+    expect((await ask(['-n', '/bin/sh'])).code).toBe(1);
+    expect((await ask(['/usr/bin/docker', 'ps'])).code).toBe(1);
+    expect((await ask(['-l', '--', config.docker.binary, 'system', 'dial-stdio'])).code).toBe(0);
+  });
+
+  it("the NAS's real sudo allows every root argv the product emits (our matcher and sudoers agree)", async () => {
+    const { config, secrets } = sandboxConfig();
+    const policy = rootPolicyFor(config);
+    const emitted = emittedRootCommands(config, 1800, new Date()).map(([, argv]) => argv);
+    for (const argv of emitted) {
+      expect(policy.match(argv), argv.join(' ')).toBeDefined();
+      const r = await pool.exec(['sudo', '-S', '-p', '', '-l', '--', ...argv], { stdin: `${secrets.sudoPassword}\n` });
+      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+    }
   });
 
   const hostile = [
@@ -66,9 +119,15 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
   ];
 
   it('passes hostile strings as literal bytes, with and without sudo', async () => {
-    for (const sudo of [false, true]) {
-      const r = await pool.run(['printf', '%s\\0', ...hostile], { sudo });
-      expect(nulSplit(r.stdout)).toEqual(hostile);
+    expect(nulSplit((await pool.run(['printf', '%s\\0', ...hostile])).stdout)).toEqual(hostile);
+    expect(nulSplit((await admin.run(['/usr/bin/printf', '%s\\0', ...hostile], { sudo: true })).stdout)).toEqual(hostile);
+    // As the scoped user, through a root command of the list: docker quotes the context path it did not find.
+    const { config } = sandboxConfig();
+    for (const h of hostile) {
+      const path = `/nonexistent-loop-ops/${h}`;
+      const r = await pool.exec([config.docker.binary, 'build', '--tag', 'loop-ops-hostile:1', '--', path], { sudo: true });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`path ${JSON.stringify(path)} not found`);
     }
     for (let i = 1; i <= 5; i++) expect(() => readFileSync(`/tmp/loop-ops-pwned-${i}`)).toThrow();
   });
@@ -79,21 +138,27 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
 
   it('feeds stdin to the command only after sudo took the password', async () => {
     const { secrets } = sandboxConfig();
-    const r = await pool.run(['cat'], { sudo: true, stdin: 'payload line\n' });
+    const r = await admin.run(['/usr/bin/cat'], { sudo: true, stdin: 'payload line\n' });
     expect(r.stdout).toBe('payload line\n');
     expect(r.stdout + r.stderr).not.toContain(secrets.sudoPassword!);
   });
 
   it('never puts the sudo password on a command line', async () => {
-    const { secrets } = sandboxConfig();
-    const running = pool.run(['sleep', '1.5'], { sudo: true });
+    const { config, secrets } = sandboxConfig();
+    const running = admin.run(['/usr/bin/sleep', '1.5'], { sudo: true });
+    // The scoped user's root commands meanwhile: a kept-open Engine API stream and nginx tests.
+    const stream = await pool.openStream(rootArgv(config).dockerApi(), { sudo: true });
+    const tests = Promise.all([1, 2, 3].map(() => pool.run(rootArgv(config).nginxTest(), { sudo: true })));
     const snapshots: string[] = [];
     for (let i = 0; i < 10; i++) {
       snapshots.push(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }));
       await new Promise((r) => setTimeout(r, 100));
     }
     await running;
+    await tests;
+    stream.destroy();
     expect(snapshots.some((s) => s.includes('sleep 1.5'))).toBe(true); // we did look while it ran
+    expect(snapshots.some((s) => s.includes('docker system dial-stdio'))).toBe(true);
     for (const s of snapshots) expect(s).not.toContain(secrets.sudoPassword!);
   });
 
@@ -101,7 +166,8 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
     const wrong = 'Wr0ng-pass-Xyz-123';
     const bad = sandboxPool(() => {}, { sudoPassword: wrong });
     try {
-      const err = await bad.exec(['id'], { sudo: true }).catch((e: unknown) => e);
+      const { config } = sandboxConfig();
+      const err = await bad.exec(rootArgv(config).nginxTest(), { sudo: true }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(SudoError);
       expect((err as Error).message).toMatch(/refused the password/);
       expect(JSON.stringify(err) + String((err as Error).message)).not.toContain(wrong);
@@ -134,7 +200,7 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
   it('ends the remote process when a command outlives its timeout (also as root)', async () => {
     for (const sudo of [false, true]) {
       const marker = sudo ? '31.4159' : '31.2718';
-      const err = await pool.exec(['sleep', marker], { timeoutMs: 1500, sudo }).catch((e: unknown) => e);
+      const err = await (sudo ? admin : pool).exec([sudo ? '/usr/bin/sleep' : 'sleep', marker], { timeoutMs: 1500, sudo }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ExecTimeoutError);
       const left = await waitFor(() => localProcesses(`sleep ${marker}`), (l) => l.length === 0, 5000);
       expect(left).toEqual([]);
@@ -143,7 +209,7 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
 
   it('cancels on AbortSignal and stops the remote process', async () => {
     const ac = new AbortController();
-    const p = pool.exec(['sleep', '33.3333'], { sudo: true, signal: ac.signal, timeoutMs: 60_000 });
+    const p = admin.exec(['/usr/bin/sleep', '33.3333'], { sudo: true, signal: ac.signal, timeoutMs: 60_000 });
     await waitFor(() => localProcesses('sleep 33.3333'), (l) => l.length > 0, 5000);
     ac.abort();
     await expect(p).rejects.toBeInstanceOf(ExecAbortedError);
@@ -163,7 +229,7 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
     const p = pool.exec(['sleep', '20.5'], { timeoutMs: 30_000 });
     await waitFor(() => localProcesses('sleep 20.5'), (l) => l.length > 0, 5000);
     const before = pool.getStats().connectsOpened;
-    // Kill the server side of every loopadmin session: the network connection dies.
+    // Kill the server side of every session of our user: the network connection dies.
     execFileSync('pkill', ['-KILL', '-f', `sshd: ${sandbox!.ssh.username}`]);
     const err = await p.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionLostError);
@@ -183,10 +249,28 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
     expect(await readFileIfExists(pool, path)).toBe('second\n');
     const ls = await pool.run(['ls', '-a', dir]);
     expect(ls.stdout).not.toMatch(/\.tmp-/);
-    await writeFileAtomic(pool, path, 'as root\n', { sudo: true });
-    expect(await readFileIfExists(pool, path, { sudo: true })).toBe('as root\n');
-    await pool.run(['rm', '-f', path], { sudo: true });
+    await pool.run(['rm', '-f', path]);
     expect(await readFileIfExists(pool, path)).toBeUndefined();
+  });
+
+  it('replaces a root-owned file through the listed root commands only (tee, chmod, mv), content unchanged', async () => {
+    // The upstream file is the one file written as root (when the SSH user may not): rewrite it with
+    // what it holds now, so nginx is unaffected, and check root wrote it.
+    const { config } = sandboxConfig();
+    const file = config.nginx.upstreamFile;
+    const before = await readFileIfExists(pool, file, { sudo: true });
+    expect(before).toMatch(/server 127\.0\.0\.1:/);
+    const owner = execFileSync('stat', ['-c', '%U:%G', file], { encoding: 'utf8' }).trim();
+    try {
+      await writeFileAtomic(pool, file, before!, { sudo: true });
+      expect(execFileSync('stat', ['-c', '%U %a', file], { encoding: 'utf8' }).trim()).toBe('root 644');
+      expect(await readFileIfExists(pool, file, { sudo: true })).toBe(before);
+      const left = execFileSync('ls', ['-a', dirname(file)], { encoding: 'utf8' });
+      expect(left).not.toMatch(/loop-ops-tmp/);
+      await expect(writeFileAtomic(pool, `${sandbox!.stateDir}/elsewhere.txt`, 'x', { sudo: true })).rejects.toBeInstanceOf(RootCommandNotListedError);
+    } finally {
+      execFileSync('chown', [owner, file]);
+    }
   });
 });
 

@@ -22,7 +22,8 @@ export function oauthPaths(svc: Services): Array<{ live: string; inBackup: strin
 /** The commands that move the live keys and DB into a new backup dir (each move only if the path exists). */
 export function backupCommands(svc: Services, name: string): { mkdir: RemoteCommand; moves: Array<{ exists: RemoteCommand; move: RemoteCommand; path: string }> } {
   const dir = backupDir(svc.config.app.vaultPath, name);
-  return { mkdir: makeDir(dir), moves: oauthPaths(svc).map((p) => ({ path: p.live, exists: pathExists(p.live), move: moveInto(p.live, dir) })) };
+  const root = svc.config.sudo.programs;
+  return { mkdir: makeDir(root, dir), moves: oauthPaths(svc).map((p) => ({ path: p.live, exists: pathExists(root, p.live), move: moveInto(root, p.live, dir) })) };
 }
 
 /** Moves what is live now into backup `name`; returns the paths moved. */
@@ -41,8 +42,9 @@ export async function moveLiveIntoBackup(svc: Services, name: string, signal?: A
 /** Backup names on the NAS, newest first (only names the backup regex accepts). */
 export async function listBackups(svc: Services, signal?: AbortSignal): Promise<string[]> {
   const root = backupsRoot(svc.config.app.vaultPath);
-  let r = await runCommand(svc, listDir(root), { signal, check: false });
-  if (r.code !== 0 && /permission denied/i.test(r.stderr)) r = await runCommand(svc, listDir(root, true), { signal, check: false });
+  const programs = svc.config.sudo.programs;
+  let r = await runCommand(svc, listDir(programs, root), { signal, check: false });
+  if (r.code !== 0 && /permission denied/i.test(r.stderr)) r = await runCommand(svc, listDir(programs, root, true), { signal, check: false });
   if (r.code !== 0) return [];
   return r.stdout
     .split('\n')

@@ -59,7 +59,8 @@ async function chooseBackup(svc: Services, req: RestoreRequest, signal?: AbortSi
 /** The copy commands: each item of the backup that exists, back to its live path. */
 function copyCommands(svc: Services, name: string): Array<{ exists: RemoteCommand; copy: RemoteCommand; live: string }> {
   const dir = backupDir(svc.config.app.vaultPath, name);
-  return oauthPaths(svc).map((p) => ({ live: p.live, exists: pathExists(posix.join(dir, p.inBackup)), copy: copyExact(posix.join(dir, p.inBackup), p.live) }));
+  const root = svc.config.sudo.programs;
+  return oauthPaths(svc).map((p) => ({ live: p.live, exists: pathExists(root, posix.join(dir, p.inBackup)), copy: copyExact(root, posix.join(dir, p.inBackup), p.live) }));
 }
 
 export async function planRestore(svc: Services, req: RestoreRequest, signal?: AbortSignal): Promise<RestorePlan> {
@@ -94,7 +95,7 @@ export async function restoreOauth(svc: Services, req: RestoreRequest, o: Omit<O
     for (const c of copyCommands(svc, name)) {
       if ((await runCommand(svc, c.exists, { signal: op.signal, check: false })).code !== 0) continue;
       // cp -a onto an existing directory would copy INTO it: the live path must be gone (moved above).
-      if ((await runCommand(svc, pathExists(c.live), { signal: op.signal, check: false })).code === 0) {
+      if ((await runCommand(svc, pathExists(svc.config.sudo.programs, c.live), { signal: op.signal, check: false })).code === 0) {
         throw new OperationError(`${c.live} is still there after it was moved to ${safety}; nothing was copied over it`, `Check ${c.live} on the NAS; traffic is untouched.`);
       }
       op.progress(`restoring ${c.live} from ${name}`);

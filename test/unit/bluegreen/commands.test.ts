@@ -18,8 +18,12 @@ import {
   showCommand,
 } from '../../../src/bluegreen/commands.js';
 import { newBackupName } from '../../../src/bluegreen/operations/oauth-files.js';
+import { configSchema } from '../../../src/config.js';
 import { commandStep, planText } from '../../../src/bluegreen/plan.js';
 import { compensation, RECOVER_TABLE } from '../../../src/bluegreen/recover-table.js';
+
+/** The default root programs (absolute paths, as sudoers matches them). */
+const programs = configSchema.parse({ nas: { username: 'admin', privateKeyPath: '/k', hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` } }).sudo.programs;
 
 const vault = '/volume1/docker/loop-api/vault';
 
@@ -44,15 +48,16 @@ describe('remote commands as data', () => {
   it('OAuth files: every command is root (sudo) and plain argv, never a shell', () => {
     const dir = backupDir(vault, 'oauth-reset-20261206T031500');
     expect(dir).toBe(`${vault}/backups/oauth-reset-20261206T031500`);
-    const cmds = [makeDir(dir), pathExists(`${vault}/loop.db`), moveInto(`${vault}/loop.db`, dir), copyExact(`${dir}/oauth-keys`, `${vault}/oauth-keys`)];
+    const cmds = [makeDir(programs, dir), pathExists(programs, `${vault}/loop.db`), moveInto(programs, `${vault}/loop.db`, dir), copyExact(programs, `${dir}/oauth-keys`, `${vault}/oauth-keys`)];
     for (const c of cmds) {
       expect(c.sudo).toBe(true);
-      expect(c.argv[0]).not.toMatch(/sh$/);
+      // Absolute programs: sudoers matches them exactly.
+      expect(c.argv[0]).toMatch(/^\/(usr\/)?bin\/(mkdir|test|mv|cp)$/);
     }
-    expect(moveInto(`${vault}/loop.db`, `${dir}/`).argv).toEqual(['mv', '--', `${vault}/loop.db`, `${dir}/`]);
-    expect(copyExact('/a', '/b').argv).toEqual(['cp', '-a', '--', '/a', '/b']);
-    expect(listDir(`${vault}/backups`).sudo).toBe(false);
-    expect(listDir(`${vault}/backups`, true).sudo).toBe(true);
+    expect(moveInto(programs, `${vault}/loop.db`, `${dir}/`).argv).toEqual(['/bin/mv', '--', `${vault}/loop.db`, `${dir}/`]);
+    expect(copyExact(programs, '/a', '/b').argv).toEqual(['/bin/cp', '-a', '--', '/a', '/b']);
+    expect(listDir(programs, `${vault}/backups`).sudo).toBe(false);
+    expect(listDir(programs, `${vault}/backups`, true).sudo).toBe(true);
   });
 
   it('one regex decides what a backup name is; what reset and restore create passes it', () => {
@@ -77,11 +82,11 @@ describe('remote commands as data', () => {
   });
 
   it('a plan step carries the exact argv, and reads as the command', () => {
-    const c = moveInto('/v/loop db', '/v/backups/b');
+    const c = moveInto(programs, '/v/loop db', '/v/backups/b');
     const step = commandStep('backup', c, 'if it exists');
     expect(step.argv).toEqual(c.argv);
     expect(step.sudo).toBe(true);
-    expect(step.detail).toBe('sudo mv -- "/v/loop db" /v/backups/b/ (if it exists)');
+    expect(step.detail).toBe('sudo /bin/mv -- "/v/loop db" /v/backups/b/ (if it exists)');
     expect(showCommand(gitPull('/src'))).toBe('git -C /src pull --ff-only');
     expect(planText([step])).toBe(`1. backup: ${step.detail}`);
   });

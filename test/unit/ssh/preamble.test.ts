@@ -8,7 +8,7 @@ import type { ClientChannel } from 'ssh2';
 import { handlePreamble } from '../../../src/ssh/channel-io.js';
 import { SudoError } from '../../../src/ssh/errors.js';
 
-const markers = { prompt: '[P]', ready: '[R]' };
+const markers = { prompt: '[P]', ready: '[R]', denied: '[D]' };
 
 function fakeChannel() {
   let onClosed!: () => void;
@@ -81,6 +81,18 @@ describe('handlePreamble', () => {
     ch.stderr.emit('data', Buffer.from('sudo: a password is required\n'));
     ch.emitClose();
     await expect(pre.ready).rejects.toThrow(/sudo on the NAS failed: sudo: a password is required/);
+  });
+
+  it('says sudoers does not allow the command when the wrapper reports DENIED instead of READY', async () => {
+    const ch = fakeChannel();
+    const pre = handlePreamble(asChannel(ch), ch.closedP, markers, 'pw', 'loopops', '/usr/bin/docker');
+    ch.stderr.emit('data', Buffer.from('[P]'));
+    ch.stderr.emit('data', Buffer.from('[D]\n'));
+    ch.emitClose();
+    const err = await pre.ready.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SudoError);
+    expect((err as Error).message).toBe('sudo on the NAS does not allow loopops to run /usr/bin/docker as loop-ops-mcp needs it');
+    expect((err as SudoError).hint).toMatch(/loop-ops-mcp sudoers/);
   });
 
   it('refuses to answer a prompt when no password is configured', async () => {
