@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { getLogs } from '../ops/logs.js';
 import type { Services } from '../services.js';
 import { defineTool } from './types.js';
+import { fenceUntrusted } from './untrusted.js';
 
 export const logsTool = defineTool({
   name: 'logs',
@@ -54,6 +55,7 @@ export const logsTool = defineTool({
     );
     const header = `${r.container}: ${r.returnedLines} line(s)${args.grep ? ` matching ${JSON.stringify(args.grep)} (of ${r.scannedLines} read)` : ''}${r.note ? `\nnote: ${r.note}` : ''}`;
     const body = r.lines.map((l) => (args.stream === 'both' && l.stream === 'stderr' ? `[err] ${l.text}` : l.text)).join('\n');
-    return { structured: r, text: `${header}\n${body}` };
+    // Log lines are written by the app, not by us: the model reads them as fenced data.
+    return { structured: r, text: r.lines.length ? `${header}\n${fenceUntrusted(`log lines of ${r.container}`, body)}` : header };
   },
 });
