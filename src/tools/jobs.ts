@@ -76,7 +76,7 @@ export async function runAsJob(
   if (j.state === 'failed') {
     const detail = jobDetail(j, { error: true, progress: 0 });
     throw new ToolError(
-      `${kind} failed (job ${j.id}, phase ${j.phase})\n${fenceUntrusted(`${kind} job output`, detail || 'error: unknown error')}`,
+      `${kind} failed (job ${j.id})\n${fenceUntrusted(`${kind} job output`, detail || 'error: unknown error')}`,
       j.hint ?? 'Run status to see the state of the app.',
       'operation_failed',
     );
