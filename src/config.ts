@@ -9,6 +9,7 @@
  * without ever carrying a secret.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -151,9 +152,35 @@ const serverSchema = z
     tokenFile: z.string().min(1).optional(),
     sessionIdleTimeoutMs: z.number().int().min(10_000).default(30 * 60_000),
     maxBodyBytes: z.number().int().min(1_024).max(10 * 1024 * 1024).default(1024 * 1024),
+    /** Requests per minute per authenticated principal (token or OAuth client), counted after auth. */
     rateLimitPerMinute: z.number().int().min(1).default(600),
+    /**
+     * Requests per minute per client address that carry no valid credentials
+     * (failed or missing auth, OAuth endpoints, unknown routes). Kept small:
+     * an authenticated request never counts here, so a flood cannot lock out
+     * an authorized client. /healthz counts nowhere (it is served from a cache).
+     */
+    preAuthRateLimitPerMinute: z.number().int().min(1).default(60),
+    /** Time to receive a request's headers; slower clients get 408 and the connection closes. */
+    headersTimeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
+    /** Time to receive a whole request (headers and body); streams being answered (SSE) are not cut. */
+    requestTimeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
+    /** Open TCP connections at once; further ones are closed on accept. */
+    maxConnections: z.number().int().min(1).max(100_000).default(256),
+    /** Open MCP sessions (Streamable HTTP + SSE) at once, all principals together. */
+    maxSessions: z.number().int().min(1).max(10_000).default(100),
+    /** Open MCP sessions per principal; one client cannot take every slot. */
+    maxSessionsPerPrincipal: z.number().int().min(1).max(10_000).default(20),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.headersTimeoutMs > s.requestTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' });
+    }
+    if (s.maxSessionsPerPrincipal > s.maxSessions) {
+      ctx.addIssue({ code: 'custom', path: ['maxSessionsPerPrincipal'], message: 'must not exceed server.maxSessions' });
+    }
+  });
 
 const logSchema = z
   .object({
@@ -193,15 +220,48 @@ const oauthSchema = z
   })
   .strict();
 
+/** Names Express (proxy-addr) knows for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `10.0.0.1`, `::1`, `10.0.0.0/8`, `fd00::/8`, `loopback`… (one entry of auth.trustProxy). */
+export function isProxyAddress(entry: string): boolean {
+  const e = entry.trim();
+  if (PROXY_RANGE_NAMES.has(e)) return true;
+  const [addr, prefix, ...rest] = e.split('/');
+  if (rest.length || !addr) return false;
+  const family = isIP(addr);
+  if (!family) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const proxyAddress = z
+  .string()
+  .refine(
+    (s) => s.split(',').every(isProxyAddress),
+    'must be proxy addresses or subnets (e.g. "127.0.0.1", "10.0.0.0/8", "loopback"), comma-separated',
+  );
+
+export const TRUST_PROXY_TRUE =
+  'true would trust every X-Forwarded-For entry, so each client could choose its own address and bypass ' +
+  'the rate limits and the passphrase throttle; set the number of reverse proxies in front (e.g. 1) ' +
+  'or their addresses (e.g. "127.0.0.1" or ["10.0.0.0/8"])';
+
 const authSchema = z
   .object({
     oauth: oauthSchema.default(() => oauthSchema.parse({})),
     /**
      * Express `trust proxy`: false (default: the socket address is the client),
-     * true, or the number of proxy hops to trust. Affects only the client IP used
-     * for rate limiting and passphrase throttling; URLs come from publicBaseUrl.
+     * the number of reverse-proxy hops in front, or the proxies' addresses /
+     * subnets. Affects only the client IP used for the pre-auth rate limit and
+     * the passphrase throttle; URLs come from publicBaseUrl. `true` is refused:
+     * it would let every client choose its own address.
      */
-    trustProxy: z.union([z.boolean(), z.number().int().min(0).max(10)]).default(false),
+    trustProxy: z
+      .union([z.boolean(), z.number().int().min(0).max(10), proxyAddress, z.array(proxyAddress).min(1).max(64)])
+      .refine((v) => v !== true, TRUST_PROXY_TRUE)
+      .default(false),
   })
   .strict();
 
