@@ -17,6 +17,8 @@ import { startSandboxServer, TEST_TOKEN } from '../helpers/server.js';
 
 const sandbox = getSandbox();
 const NAME = 'loop-ops-test-hostile';
+/** 2 000 lines of 10 000 characters: 20 MB for a regex to go through. */
+const HEAVY = 'loop-ops-test-hostile-heavy';
 const BIG_LINE_BYTES = 3_000_000;
 const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 
@@ -55,7 +57,11 @@ describe.skipIf(!sandbox)(`hostile logs calls keep the server answering${sandbox
   const d = config.docker.binary;
 
   beforeAll(async () => {
-    await pool.run([d, 'rm', '-f', NAME], { sudo: true });
+    await pool.run([d, 'rm', '-f', NAME, HEAVY], { sudo: true });
+    await pool.run(
+      [d, 'run', '-d', '--name', HEAVY, sandbox!.app.baseImage, 'sh', '-c', `yes "$(head -c 10000 /dev/zero | tr '\\000' y)" | head -n 2000; echo HEAVY-DONE; sleep 3600`],
+      { sudo: true },
+    );
     // First megabytes without a newline, then each killer line, then a marker.
     const script = [
       `head -c ${BIG_LINE_BYTES} /dev/zero | tr '\\000' x`,
@@ -67,9 +73,10 @@ describe.skipIf(!sandbox)(`hostile logs calls keep the server answering${sandbox
     await pool.run([d, 'run', '-d', '--name', NAME, sandbox!.app.baseImage, 'sh', '-c', script], { sudo: true });
     const docker = sandboxDocker(pool);
     await waitFor(() => docker.logs(NAME, { stdout: true, stderr: false, tail: 1 }), (l) => l[0]?.text === 'HOSTILE-DONE', 60_000, 500);
+    await waitFor(() => docker.logs(HEAVY, { stdout: true, stderr: false, tail: 1 }), (l) => l[0]?.text === 'HEAVY-DONE', 60_000, 500);
     docker.close();
     server = await startSandboxServer((c) => {
-      c.app.watch = [...c.app.watch, NAME];
+      c.app.watch = [...c.app.watch, NAME, HEAVY];
     });
     client = new Client({ name: 'hostile', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
@@ -78,7 +85,7 @@ describe.skipIf(!sandbox)(`hostile logs calls keep the server answering${sandbox
   afterAll(async () => {
     await client?.close();
     await server?.shutdown();
-    await pool.run([d, 'rm', '-f', NAME], { sudo: true }).catch(() => {});
+    await pool.run([d, 'rm', '-f', NAME, HEAVY], { sudo: true }).catch(() => {});
     await pool.close();
   });
 
@@ -116,4 +123,21 @@ describe.skipIf(!sandbox)(`hostile logs calls keep the server answering${sandbox
       expect(answered).toBeGreaterThan(CATASTROPHIC.length);
     }
   }, 120_000);
+
+  it('a regex over 2 000 lines of 10 000 characters: a clear answer (the result, or "pattern too slow" past the budget), /healthz answers all along', async () => {
+    const probe = healthProbe(server.url);
+    let text = '';
+    try {
+      const r = (await client.callTool({ name: 'logs', arguments: { container: HEAVY, grep: '.{250}#', regex: true, lines: 10, timestamps: false } })) as CallToolResult;
+      text = textOf(r);
+      // Past the grep budget the answer is "pattern too slow"; within it, the (empty) result.
+      if (r.isError) expect(text).toMatch(/pattern too slow: grep gave up after 10 s at line \d+ of 20001/);
+      else expect((r.structuredContent as { returnedLines: number }).returnedLines).toBe(0);
+    } finally {
+      const { answered, failed } = await probe.stop();
+      console.log(`healthz probes during the costly grep: ${answered} answered, ${failed} failed; ${text.split('\n')[0]}`);
+      expect(failed).toBe(0);
+      expect(answered).toBeGreaterThan(0);
+    }
+  }, 60_000);
 });
