@@ -4,6 +4,7 @@
  * loop-ops-mcp stdio --config FILE [--read-only]
  * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|recover|release-lock …
  *   (the human CLI: src/cli/human.ts)
+ * loop-ops-mcp oauth-clients list|revoke CLIENT_ID (src/cli/oauthClients.ts)
  *
  * Exit codes: 0 ok / clean shutdown, 1 runtime or startup failure,
  * 2 usage or configuration error (one line per problem on stderr).
@@ -17,6 +18,7 @@ import { createLogger, scrubberFor } from './log.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
+import { OAUTH_CLIENTS_USAGE, OAUTH_CLIENTS_VERB, runOAuthClients } from './cli/oauthClients.js';
 import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
@@ -28,6 +30,7 @@ export const USAGE = `Usage:
   ${SERVER_NAME} stdio --config FILE [--read-only]
       MCP over stdin/stdout (Claude Desktop, MCP Inspector).
 ${HUMAN_USAGE}
+${OAUTH_CLIENTS_USAGE}
   ${SERVER_NAME} --help | --version
 
 Options:
@@ -117,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   // The human CLI verbs have their own options (src/cli/human.ts).
   const verb = argv[0];
   if (isHumanVerb(verb)) return runHuman(verb, argv.slice(1));
+  if (verb === OAUTH_CLIENTS_VERB) return runOAuthClients(argv.slice(1));
   let parsed: Parsed;
   try {
     parsed = parseCli(argv);

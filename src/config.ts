@@ -193,6 +193,9 @@ const logSchema = z
 /** Loopback hosts for which plain http is accepted in auth.oauth.publicBaseUrl (local demo, tests). */
 const LOOPBACK_URL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** A DNS name of labels (letters, digits, inner hyphens) with at least one dot. */
+const OAUTH_HOST_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 const oauthSchema = z
   .object({
     /** Built-in OAuth 2.1 authorization server (ChatGPT / Claude connectors). */
@@ -217,6 +220,21 @@ const oauthSchema = z
     stateFile: z.string().min(1).optional(),
     accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3_600),
     refreshTokenTtlDays: z.number().int().min(1).max(365).default(30),
+    /**
+     * Hosts (exact names, https only) whose redirect URIs and Client ID
+     * Metadata Document URLs are accepted, besides the built-in chatgpt.com,
+     * claude.ai, claude.com and loopback. No wildcards: each name is matched whole.
+     */
+    allowedRedirectHosts: z
+      .array(
+        z
+          .string()
+          .max(253)
+          .transform((h) => h.toLowerCase())
+          .refine((h) => OAUTH_HOST_RE.test(h), 'must be a bare host name such as app.example.com (no scheme, port, path or wildcard)'),
+      )
+      .max(20)
+      .default([]),
   })
   .strict();
 
