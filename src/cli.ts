@@ -15,10 +15,12 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Deps } from './deps.js';
 import { createLogger, scrubberFor } from './log.js';
+import { metricSourcesOf } from './metrics/index.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
 import { OAUTH_CLIENTS_USAGE, OAUTH_CLIENTS_VERB, runOAuthClients } from './cli/oauthClients.js';
+import { allPrompts, allResources } from './resources/index.js';
 import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
@@ -171,7 +173,10 @@ export async function main(argv: string[]): Promise<number> {
     log,
     scrubber,
     tools: allTools,
+    resources: allResources,
+    prompts: allPrompts,
     services: bundle.services,
+    observe: metricSourcesOf(bundle.services),
     probeNas: () => bundle.probeNas(),
     close: () => bundle.close(),
   };

@@ -128,10 +128,18 @@ const deploySchema = z
     buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
     /** Rollback's health gate when the previous color must be started first. */
     rollbackVerifySeconds: z.number().int().min(0).max(600).default(1),
+    /** The running operation refreshes the heartbeat in its lock and journal this often. */
+    heartbeatIntervalMs: z.number().int().min(200).max(60_000).default(5_000),
+    /** A lock whose heartbeat is older than this is stale: recover and release_lock may take it. */
+    heartbeatStaleMs: z.number().int().min(1_000).max(3_600_000).default(15_000),
     /** How long a write tool waits for its job before returning the job id. */
     toolWaitSeconds: z.number().int().min(0).max(3_600).default(45),
   })
-  .strict();
+  .strict()
+  .refine((d) => d.heartbeatStaleMs >= 2 * d.heartbeatIntervalMs, {
+    message: 'deploy.heartbeatStaleMs must be at least twice deploy.heartbeatIntervalMs (one late beat must not make a live lock look stale)',
+    path: ['heartbeatStaleMs'],
+  });
 
 const stateSchema = z
   .object({
@@ -283,6 +291,51 @@ const authSchema = z
   })
   .strict();
 
+/** Payload shapes a webhook can take (src/notify/payloads.ts). */
+export const WEBHOOK_FORMATS = ['json', 'slack', 'discord', 'ntfy'] as const;
+
+const webhookSchema = z
+  .object({
+    /**
+     * The receiver's URL. Its path and query usually hold a token (Slack,
+     * Discord, an ntfy topic): it is moved to `Secrets` at load time and
+     * scrubbed from every log line. Prefer `urlFile` or the environment.
+     */
+    url: z
+      .url()
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
+      .optional(),
+    /** A file holding the URL (one line), instead of `url`. */
+    urlFile: z.string().min(1).optional(),
+    format: z.enum(WEBHOOK_FORMATS).default('json'),
+  })
+  .strict()
+  .refine((w) => (w.url === undefined) !== (w.urlFile === undefined), 'give exactly one of url and urlFile');
+
+const notifySchema = z
+  .object({
+    /** Told when a write operation ends (succeeded, failed, rolled back, recovered). */
+    webhooks: z.array(webhookSchema).max(10).default([]),
+    /** Per attempt. */
+    timeoutMs: z.number().int().min(500).max(60_000).default(5_000),
+    /** Attempts after the first, on network errors, 429 and 5xx. */
+    retries: z.number().int().min(0).max(10).default(3),
+    /** First backoff; doubles each retry (with jitter), capped at 60 s. */
+    backoffMs: z.number().int().min(10).max(60_000).default(1_000),
+    /** Deliveries waiting at most; beyond it the oldest is dropped (and logged). */
+    queueMax: z.number().int().min(1).max(10_000).default(100),
+  })
+  .strict();
+
+const metricsSchema = z
+  .object({
+    /** Prometheus text at GET /metrics, behind the same auth as /mcp (scope ops:read). */
+    enabled: z.boolean().default(true),
+    /** Node process metrics (CPU, memory, event loop, GC) besides ours. */
+    processMetrics: z.boolean().default(true),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     nas: nasSchema,
@@ -295,6 +348,8 @@ export const configSchema = z
     server: serverSchema.default(() => serverSchema.parse({})),
     log: logSchema.default({ level: 'info' }),
     auth: authSchema.default(() => authSchema.parse({})),
+    notify: notifySchema.default(() => notifySchema.parse({})),
+    metrics: metricsSchema.default(() => metricsSchema.parse({})),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -331,6 +386,8 @@ export interface Secrets {
   apiToken?: string;
   /** Passphrase typed on the OAuth consent page (LOOP_OPS_ADMIN_PASSPHRASE(_FILE) only); hashed with scrypt at startup. */
   adminPassphrase?: string;
+  /** `notify.webhooks[i]`'s URL, same index (from `url` or `urlFile`): their paths and queries are tokens. */
+  webhookUrls?: string[];
 }
 
 export class ConfigError extends Error {
@@ -443,6 +500,15 @@ function readSecret(env: Env, varName: string, file: string | undefined, problem
   }
 }
 
+function readSecretFile(path: string, what: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    problems.push(`${what}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const problems: string[] = [];
@@ -473,6 +539,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       const v = s?.[key];
       if (typeof v === 'string' && v !== '' && !isAbsolute(v)) s![key] = resolve(baseDir, v);
     }
+    const hooks = (fromFile.notify as { webhooks?: unknown } | undefined)?.webhooks;
+    if (Array.isArray(hooks)) {
+      for (const h of hooks as Array<Record<string, unknown>>) {
+        if (h && typeof h.urlFile === 'string' && h.urlFile !== '' && !isAbsolute(h.urlFile)) h.urlFile = resolve(baseDir, h.urlFile);
+      }
+    }
     const oauthFile = (fromFile.auth as { oauth?: Record<string, unknown> } | undefined)?.oauth;
     if (oauthFile && typeof oauthFile.stateFile === 'string' && oauthFile.stateFile !== '' && !isAbsolute(oauthFile.stateFile)) {
       oauthFile.stateFile = resolve(baseDir, oauthFile.stateFile);
@@ -491,6 +563,16 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     apiToken: readSecret(env, 'LOOP_OPS_TOKEN', config.server.tokenFile, problems),
     adminPassphrase: readSecret(env, 'LOOP_OPS_ADMIN_PASSPHRASE', undefined, problems),
   };
+  if (config.notify.webhooks.length) {
+    secrets.webhookUrls = config.notify.webhooks.map((w, i) => {
+      if (w.url) return w.url;
+      const url = readSecretFile(w.urlFile!, `notify.webhooks.${i}.urlFile`, problems);
+      if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url)) problems.push(`notify.webhooks.${i}.urlFile: ${w.urlFile} must hold one http(s) URL`);
+      return url ?? '';
+    });
+    // The config stays free of secrets (it may be printed): the URL lives in Secrets only.
+    config.notify.webhooks = config.notify.webhooks.map(({ url: _url, ...rest }) => rest);
+  }
   if (config.auth.oauth.enabled) {
     if (!secrets.adminPassphrase) {
       problems.push('auth.oauth.enabled needs an admin passphrase: set LOOP_OPS_ADMIN_PASSPHRASE or LOOP_OPS_ADMIN_PASSPHRASE_FILE');

@@ -45,6 +45,9 @@ import { hostCheck, isLoopbackHost, normalizeAllowedHost } from './http/hosts.js
 import { createRateLimits } from './http/rateLimit.js';
 import { SessionRegistry } from './http/sessions.js';
 import type { Logger } from './log.js';
+import { ServerMetrics } from './metrics/index.js';
+import { metricsHandler } from './metrics/http.js';
+import { registerResourcesAndPrompts } from './resources/register.js';
 import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
 import { ToolInventory } from './tools/inventory.js';
 import type { Caller, TransportKind } from './tools/types.js';
@@ -94,19 +97,23 @@ export interface ServerCore {
   inventory: ToolInventory;
   runtime: GuardRuntime;
   instructions: string;
+  /** This instance's Prometheus registry (HTTP with metrics.enabled). */
+  metrics?: ServerMetrics;
 }
 
-export function createCore<S>(deps: Deps<S>): ServerCore {
+export function createCore<S>(deps: Deps<S>, opts: { metrics?: boolean } = {}): ServerCore {
   const readOnly = deps.config.server.readOnly;
   const inventory = ToolInventory.create(deps.tools, deps.services, { readOnly });
+  const metrics = opts.metrics ? new ServerMetrics(deps.observe ?? {}, { processMetrics: deps.config.metrics.processMetrics }) : undefined;
   const runtime: GuardRuntime = {
     log: deps.log,
     scrubber: deps.scrubber,
     audit: new AuditLog({ log: deps.log.child({ component: 'audit' }), file: deps.config.log.auditFile }),
     calls: new CallTracker(),
     policy: { readOnly },
+    ...(metrics ? { onCall: (tool, outcome, ms) => metrics.observeToolCall(tool, outcome, ms) } : {}),
   };
-  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps) };
+  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps), ...(metrics ? { metrics } : {}) };
 }
 
 /** A fresh McpServer with every exposed tool registered behind the guard. */
@@ -132,6 +139,8 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
     };
   };
   core.inventory.registerOn(server, core.runtime, callerOf);
+  const { resources = [], prompts = [], services, config } = core.deps;
+  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.app.name }, core.runtime, callerOf);
   hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
   return server;
@@ -310,7 +319,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
       throw e;
     }
   }
-  const core = createCore(deps);
+  const core = createCore(deps, { metrics: deps.config.metrics.enabled });
   const calls = core.runtime.calls;
   const sessions = new SessionRegistry({
     idleTimeoutMs: cfg.sessionIdleTimeoutMs,
@@ -473,6 +482,9 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
   });
 
+  // Behind the same auth as the MCP routes (and their rate limit); read scope.
+  if (core.metrics) app.get('/metrics', auth, metricsHandler(core.metrics, log));
+
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
   });
@@ -496,6 +508,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     await drainCalls(core, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     await sessions.closeAll('server shutting down');
     await core.runtime.audit.flush();
+    core.metrics?.close();
   });
 
   log.info(

@@ -7,6 +7,9 @@ import type { Config, Secrets } from './config.js';
 import { createDockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
 import type { Logger } from './log.js';
+import { createNotifier } from './notify/index.js';
+import { OperationEventHub } from './ops/events.js';
+import { colorContainerName, LABEL_VERSION } from './ops/status.js';
 import type { Services } from './ops/services.js';
 import { createNasPool } from './ssh/index.js';
 
@@ -23,8 +26,17 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
   const pool = createNasPool(config, secrets, log.child({ component: 'ssh' }));
   const docker = createDockerEngine(pool, config);
   const jobs = new JobRegistry();
+  // Observers of write operations: webhooks here; each server instance's metrics subscribe on their own.
+  const events = new OperationEventHub(log.child({ component: 'events' }));
+  const notifier = createNotifier(config, secrets, log.child({ component: 'notify' }), {
+    versionOf: async (color) => {
+      const info = await docker.inspect(colorContainerName(config.app.name, color === 'green' ? 'green' : 'blue'), AbortSignal.timeout(5_000));
+      return info?.labels[LABEL_VERSION] ?? null;
+    },
+  });
+  if (notifier) events.subscribe(notifier.listener);
   return {
-    services: { config, pool, docker, log, jobs },
+    services: { config, pool, docker, log, jobs, events },
     // Reachable = SSH login works and the Docker Engine answers through it.
     probeNas: async () => {
       try {
@@ -37,6 +49,8 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
       // A deploy cut off here is journaled on the NAS and recoverable, but
       // finishing it is better: give running jobs a bounded time first.
       await jobs.drain(20_000);
+      // Tell the owner how those ended (bounded: a dead receiver does not hold the shutdown).
+      await notifier?.drain(10_000);
       docker.close();
       await pool.close();
     },

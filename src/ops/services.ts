@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { DockerEngine } from '../docker/index.js';
 import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
+import type { OperationEvents } from './events.js';
 import type { SshPool } from '../ssh/pool.js';
 
 export interface Services {
@@ -16,4 +17,6 @@ export interface Services {
   log: Logger;
   /** Long operations (deploy, rollback, …) running in this process. */
   jobs: JobRegistry;
+  /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */
+  events?: OperationEvents;
 }

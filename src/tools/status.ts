@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { getStatus, statusText } from '../ops/status.js';
+import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
 import { defineTool } from './types.js';
@@ -57,6 +58,10 @@ export const statusTool = defineTool({
   access: 'read',
   handler: (svc: Services) => async (args, ctx) => {
     const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
-    return { structured: st, text: statusText(st) };
+    // Only a few deployments fit here; the full history is a resource.
+    const links = st.recentDeployments.length
+      ? [{ uri: RESOURCE_URI.history, name: 'deployment history', description: `Every recorded operation, newest first (at most ${HISTORY_RESOURCE_LIMIT})`, mimeType: 'text/plain' }]
+      : [];
+    return { structured: st, text: statusText(st), links };
   },
 });

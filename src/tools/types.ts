@@ -65,6 +65,15 @@ export interface ToolResult<O> {
   structured: O;
   /** What the model reads (`content[0].text`): a compact, useful summary. */
   text: string;
+  /** MCP resources holding the full picture when the answer was cut (sent as `resource_link` content after the text). */
+  links?: ResourceLinkSpec[];
+}
+
+export interface ResourceLinkSpec {
+  uri: string;
+  name: string;
+  description?: string;
+  mimeType?: string;
 }
 
 export type ToolHandler<I extends Shape, O extends Shape> = (

@@ -200,3 +200,46 @@ describe('HTTP limits and auth.trustProxy', () => {
     expect(text).toContain('server.maxSessionsPerPrincipal: must not exceed server.maxSessions');
   });
 });
+
+describe('notify and metrics config', () => {
+  it('moves webhook URLs to the secrets, by index, from url or urlFile; the config keeps the format only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'slack-url'), 'https://hooks.slack.com/services/T0/B0/tokentokentoken\n');
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `${minimal}
+notify:
+  webhooks:
+    - url: https://ntfy.sh/my-secret-topic-42
+      format: ntfy
+    - urlFile: slack-url
+      format: slack
+    - url: https://example.com/hook?token=abc
+`,
+    );
+    const { config, secrets } = loadConfig({ file, env: { LOOP_OPS_SUDO_PASSWORD: 's3cret!' } });
+    expect(secrets.webhookUrls).toEqual(['https://ntfy.sh/my-secret-topic-42', 'https://hooks.slack.com/services/T0/B0/tokentokentoken', 'https://example.com/hook?token=abc']);
+    expect(config.notify.webhooks.map((w) => w.format)).toEqual(['ntfy', 'slack', 'json']);
+    expect(JSON.stringify(config)).not.toContain('my-secret-topic');
+    expect(config.notify).toMatchObject({ timeoutMs: 5000, retries: 3, queueMax: 100 });
+    expect(config.metrics).toEqual({ enabled: true, processMetrics: true });
+  });
+
+  it('refuses a webhook with both or neither of url/urlFile, an unknown format, a non-http URL', () => {
+    const p = problemsOf(() =>
+      loadConfig({
+        env: {
+          LOOP_OPS_SUDO_PASSWORD: 'x',
+          LOOP_OPS__NAS__USERNAME: 'admin',
+          LOOP_OPS__NAS__PRIVATE_KEY_PATH: '/k',
+          LOOP_OPS__NAS__HOST_KEY_FINGERPRINT: FP,
+          LOOP_OPS__NOTIFY__WEBHOOKS: '[{"format":"json"},{"url":"https://a.example/x","format":"teams"},{"url":"ftp://a.example/x"}]',
+        },
+      }),
+    );
+    expect(p.join('\n')).toMatch(/notify\.webhooks\.0.*exactly one of url and urlFile/);
+    expect(p.join('\n')).toMatch(/notify\.webhooks\.1\.format/);
+    expect(p.join('\n')).toMatch(/notify\.webhooks\.2\.url/);
+  });
+});

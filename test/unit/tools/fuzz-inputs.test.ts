@@ -26,6 +26,7 @@ import { JobRegistry } from '../../../src/jobs.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
 import type { Services } from '../../../src/services.js';
 import { quoteArgv, UnsafeArgumentError } from '../../../src/ssh/quote.js';
+import { allPrompts, allResources } from '../../../src/resources/index.js';
 import { allTools } from '../../../src/tools/index.js';
 import type { AnyToolDefinition } from '../../../src/tools/types.js';
 import { memoryLogger, testDeps } from '../server/fixtures.js';
@@ -262,7 +263,7 @@ describe('every tool, random and hostile input (property)', () => {
   beforeAll(async () => {
     const { pool, docker } = recordingNas(config, rec);
     const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry() } as unknown as Services;
-    const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, services }), 'stdio');
+    const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, resources: allResources, prompts: allPrompts, services }), 'stdio');
     const [c, s] = InMemoryTransport.createLinkedPair();
     await server.connect(s);
     client = new Client({ name: 'fuzz', version: '1' });

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config.js';
 import type { Services } from '../../../src/services.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
+import { allPrompts, allResources } from '../../../src/resources/index.js';
 import { allTools } from '../../../src/tools/index.js';
 import { lintToolDefinition } from '../../../src/tools/inventory.js';
 import type { AnyToolDefinition } from '../../../src/tools/types.js';
@@ -39,7 +40,7 @@ async function connect(readOnly = false) {
   });
   const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs') };
   const base = testDeps({ config });
-  const deps = { ...base, tools: allTools, services };
+  const deps = { ...base, tools: allTools, resources: allResources, prompts: allPrompts, services };
   const server = createMcpServer(createCore(deps), 'stdio');
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
@@ -74,12 +75,9 @@ describe('tool definitions', () => {
     for (const name of ['status', 'logs', 'health', 'job_status']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     }
-    // Honest about what can hurt: these remove or invalidate something.
-    for (const name of ['deploy_blue_green', 'stop', 'reset_oauth', 'release_lock']) {
+    // Honest about what can hurt: every tool that changes what production serves.
+    for (const name of ['deploy_blue_green', 'rollback', 'restart', 'stop', 'reset_oauth', 'recover', 'release_lock']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
-    }
-    for (const name of ['rollback', 'restart', 'recover']) {
-      expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     }
   });
 

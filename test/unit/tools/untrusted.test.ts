@@ -15,6 +15,7 @@ import { RemoteCommandError } from '../../../src/ssh/errors.js';
 import { JobRegistry } from '../../../src/jobs.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
 import type { Services } from '../../../src/services.js';
+import { allPrompts, allResources } from '../../../src/resources/index.js';
 import { allTools } from '../../../src/tools/index.js';
 import { runAsJob } from '../../../src/tools/jobs.js';
 import { ToolError, type ToolContext } from '../../../src/tools/types.js';
@@ -104,7 +105,7 @@ async function connect(overrides: Record<string, unknown> = {}) {
   // Every "forwarded" connection reaches the local server that answers the hostile body.
   const pool = { forward: async () => netConnect(port, '127.0.0.1') };
   const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry() } as unknown as Services;
-  const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, services }), 'stdio');
+  const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, resources: allResources, prompts: allPrompts, services }), 'stdio');
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
   const client = new Client({ name: 'unit', version: '1' });
