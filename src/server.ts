@@ -25,7 +25,6 @@
  * Every tool call, whatever the transport, goes through src/tools/guard.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -51,20 +50,12 @@ import { registerResourcesAndPrompts } from './resources/register.js';
 import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
 import { ToolInventory } from './tools/inventory.js';
 import type { Caller, TransportKind } from './tools/types.js';
+import { registerUiResources } from './ui/resources.js';
+import { VERSION } from './version.js';
 
 export const SERVER_NAME = 'loop-ops-mcp';
 
-function readVersion(): string {
-  // src/server.ts (tsx) and dist/server.js both sit one level below package.json.
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-export const VERSION = readVersion();
+export { VERSION };
 
 /** How long shutdown waits for tool calls in flight before aborting them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
@@ -141,6 +132,7 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
   core.inventory.registerOn(server, core.runtime, callerOf);
   const { resources = [], prompts = [], services, config } = core.deps;
   registerResourcesAndPrompts(server, { resources, prompts, services, app: config.app.name }, core.runtime, callerOf);
+  registerUiResources(server, core.inventory.definitions);
   hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
   return server;

@@ -6,6 +6,7 @@
 import type { Config, Secrets } from './config.js';
 import { createDockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
+import { ReadCoalescer } from './ops/coalesce.js';
 import type { Logger } from './log.js';
 import { createNotifier } from './notify/index.js';
 import { OperationEventHub } from './ops/events.js';
@@ -35,8 +36,12 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
     },
   });
   if (notifier) events.subscribe(notifier.listener);
+  // A status read that began before an operation's step is not shared with callers after it.
+  const reads = new ReadCoalescer();
+  const invalidate = () => reads.invalidate();
+  events.subscribe({ started: invalidate, phase: invalidate, finished: invalidate });
   return {
-    services: { config, pool, docker, log, jobs, events },
+    services: { config, pool, docker, log, jobs, events, reads },
     // Reachable = SSH login works and the Docker Engine answers through it.
     probeNas: async () => {
       try {

@@ -9,6 +9,7 @@ import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { OperationEvents } from './events.js';
 import type { SshPool } from '../ssh/pool.js';
+import type { ReadCoalescer } from './coalesce.js';
 
 export interface Services {
   config: Config;
@@ -17,6 +18,8 @@ export interface Services {
   log: Logger;
   /** Long operations (deploy, rollback, …) running in this process. */
   jobs: JobRegistry;
+  /** Identical NAS reads in flight share one trip; every operation phase invalidates. */
+  reads: ReadCoalescer;
   /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */
   events?: OperationEvents;
 }

@@ -7,6 +7,7 @@
 import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
 import { readSmallFiles, remoteExists } from '../ssh/files.js';
 import type { HistoryRecord, JournalEntry } from '../bluegreen/types.js';
+import { listBackups } from '../bluegreen/operations/oauth-files.js';
 import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
 import type { ContainerInfo } from '../docker/index.js';
 import type { Services } from './services.js';
@@ -41,6 +42,11 @@ export interface LockInfo {
   operation: string | null;
   since: string | null;
   operationId: string | null;
+  /** Host and PID of the holder's process. */
+  host: string | null;
+  pid: number | null;
+  /** The holder's last heartbeat (ISO, its clock); recover and release_lock wait until it is stale. */
+  heartbeatAt: string | null;
 }
 
 /** The history and journal records are the engine's own (src/bluegreen/types.ts). */
@@ -59,6 +65,8 @@ export interface AppStatus {
   /** An operation that started and did not finish (our server died mid-way). */
   interruptedOperation: JournalInfo | null;
   recentDeployments: DeploymentRecord[];
+  /** Backups of the OAuth keys and DB (reset_oauth, restore_oauth), newest first: what restore_oauth can put back. */
+  oauthBackups: string[];
   warnings: string[];
   checkedAt: string;
 }
@@ -83,7 +91,7 @@ export function summarize(c: ContainerInfo, now = Date.now()): ContainerSummary 
   };
 }
 
-const NO_LOCK: LockInfo = { held: false, holder: null, operation: null, since: null, operationId: null };
+const NO_LOCK: LockInfo = { held: false, holder: null, operation: null, since: null, operationId: null, host: null, pid: null, heartbeatAt: null };
 
 export async function getStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
   const { config, pool, docker } = s;
@@ -92,7 +100,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
   // One list of every container (a NAS runs a few dozen at most), then only
   // the relevant ones inspected: by our label, or by name for containers
   // created before we managed them. All in parallel with the file snapshot.
-  const [relevant, files, lockDirExists] = await Promise.all([
+  const [relevant, files, lockDirExists, oauthBackups] = await Promise.all([
     docker.listContainers(
       { select: (name, labels) => labels[LABEL_APP] === app || colorNames.includes(name) || config.app.watch.includes(name) },
       opts.signal,
@@ -109,6 +117,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     ),
     // The lock is the directory; its details file may be missing for a moment (or torn).
     remoteExists(pool, lockDir(config.state.dir), opts.signal),
+    listBackups(s, opts.signal).catch(() => [] as string[]),
   ]);
   const watched = new Set(config.app.watch);
   const byName = new Map(relevant.filter((c) => !watched.has(c.name) || c.labels[LABEL_APP] === app).map((c) => [c.name, c]));
@@ -145,6 +154,9 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
         operation: typeof lockRaw.operation === 'string' ? lockRaw.operation : null,
         since: typeof lockRaw.since === 'string' ? lockRaw.since : null,
         operationId: typeof lockRaw.operationId === 'string' ? lockRaw.operationId : null,
+        host: typeof lockRaw.host === 'string' ? lockRaw.host : null,
+        pid: typeof lockRaw.pid === 'number' ? lockRaw.pid : null,
+        heartbeatAt: typeof lockRaw.heartbeatAt === 'string' ? lockRaw.heartbeatAt : null,
       }
     : lockDirExists
       ? { ...NO_LOCK, held: true, holder: 'unknown (lock details missing or unreadable)' }
@@ -172,9 +184,19 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     lock,
     interruptedOperation: interrupted,
     recentDeployments: recent,
+    oauthBackups,
     warnings,
     checkedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * getStatus for callers that may arrive together (tools, resources, the
+ * dashboard): identical reads in flight share one trip to the NAS.
+ */
+export function readStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
+  const historyLimit = opts.historyLimit ?? 5;
+  return s.reads.run(`status:${historyLimit}`, (signal) => getStatus(s, { historyLimit, signal }), opts.signal);
 }
 
 /** A few lines an operator can read at a glance. */
@@ -188,7 +210,9 @@ export function statusText(st: AppStatus): string {
     line(st.colors.blue, `blue${st.liveColor === 'blue' ? ' [live]' : ''}`),
     line(st.colors.green, `green${st.liveColor === 'green' ? ' [live]' : ''}`),
     ...st.siblings.map((c) => line(c, 'sibling')),
-    st.lock.held ? `lock: HELD by ${st.lock.holder ?? '?'} for ${st.lock.operation ?? '?'} since ${st.lock.since ?? '?'}` : 'lock: free',
+    st.lock.held
+      ? `lock: HELD by ${st.lock.holder ?? '?'}${st.lock.host ? ` on ${st.lock.host} (pid ${st.lock.pid ?? '?'})` : ''} for ${st.lock.operation ?? '?'} ${st.lock.operationId ?? ''} since ${st.lock.since ?? '?'}${st.lock.heartbeatAt ? `, last heartbeat ${st.lock.heartbeatAt}` : ''}`
+      : 'lock: free',
   ];
   const op = st.interruptedOperation;
   if (op) {
@@ -201,6 +225,7 @@ export function statusText(st: AppStatus): string {
   }
   const last = st.recentDeployments[0];
   if (last) out.push(`last deployment: ${last.id} ${last.kind} ${last.fromColor ?? '-'}→${last.toColor ?? '-'} ${last.outcome} at ${last.endedAt ?? last.startedAt}`);
+  if (st.oauthBackups.length) out.push(`OAuth backups: ${st.oauthBackups.length} (newest ${st.oauthBackups[0]})`);
   for (const w of st.warnings) out.push(`warning: ${w}`);
   return out.join('\n');
 }

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { readHistory } from '../bluegreen/journal.js';
 import { allowedContainers, getLogs } from '../ops/logs.js';
-import { getStatus } from '../ops/status.js';
+import { readStatus } from '../ops/status.js';
 import type { Services } from '../services.js';
 import { fenceNasData } from './fence.js';
 import { definePrompt, defineResource, RESOURCE_URI, type PromptDefinition, type ResourceDefinition } from './types.js';
@@ -34,7 +34,7 @@ export const statusResource = defineResource({
   mimeType: 'text/plain',
   uri: RESOURCE_URI.status,
   read: (svc: Services) => async (_p, ctx) => {
-    const st = await getStatus(svc, { historyLimit: 5, signal: ctx.signal });
+    const st = await readStatus(svc, { historyLimit: 5, signal: ctx.signal });
     return `Status of ${st.app} (live color ${st.liveColor ?? 'unknown'}), read from the NAS at ${st.checkedAt}:\n${fenceNasData('status JSON', json(st))}`;
   },
 });

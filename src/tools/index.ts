@@ -6,14 +6,16 @@
  * built on `Services`, then list it here.
  */
 import type { Services } from '../services.js';
+import { dashboardTool } from './dashboard.js';
 import { healthTool } from './health.js';
 import { logsTool } from './logs.js';
 import { statusTool } from './status.js';
-import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, rollbackTool, stopTool } from './write.js';
+import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from './write.js';
 import type { AnyToolDefinition } from './types.js';
 
 export const allTools: AnyToolDefinition<Services>[] = [
   statusTool,
+  dashboardTool,
   logsTool,
   healthTool,
   jobStatusTool,
@@ -22,6 +24,7 @@ export const allTools: AnyToolDefinition<Services>[] = [
   restartTool,
   stopTool,
   resetOauthTool,
+  restoreOauthTool,
   recoverTool,
   releaseLockTool,
 ];

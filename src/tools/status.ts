@@ -1,9 +1,54 @@
 import { z } from 'zod';
-import { getStatus, statusText } from '../ops/status.js';
+import { readStatus, statusText } from '../ops/status.js';
 import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
 import { defineTool } from './types.js';
+
+/**
+ * What `status` returns as structuredContent (the dashboard returns it too;
+ * its view reads it). A factory, like schemas.ts: fresh zod instances per use.
+ */
+export const statusOutputShape = () => ({
+  app: z.string(),
+  liveColor: z.enum(['blue', 'green']).nullable().describe('The color nginx routes to, read from the upstream file on the NAS'),
+  upstream: z.object({ file: z.string(), servers: z.array(z.string()), deploymentId: z.string().nullable(), readable: z.boolean() }),
+  colors: z.object({ blue: containerSummarySchema().nullable(), green: containerSummarySchema().nullable() }),
+  siblings: z.array(containerSummarySchema()),
+  otherAppContainers: z.array(containerSummarySchema()),
+  lock: lockSchema(),
+  interruptedOperation: z
+    .object({
+      operationId: z.string(),
+      kind: z.string(),
+      phase: z.string(),
+      startedAt: z.string(),
+      updatedAt: z.string(),
+      finished: z.boolean(),
+      heartbeatAt: z.string().optional(),
+      detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
+    })
+    .nullable(),
+  recentDeployments: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      fromColor: z.string().nullable(),
+      toColor: z.string().nullable(),
+      image: z.string().nullable(),
+      version: z.string().nullable(),
+      commit: z.string().nullable(),
+      who: z.string().nullable(),
+      startedAt: z.string(),
+      endedAt: z.string().nullable(),
+      outcome: z.string(),
+      message: z.string().nullable(),
+    }),
+  ),
+  oauthBackups: z.array(z.string()).describe('Backups of the OAuth keys and DB, newest first (restore_oauth puts one back)'),
+  warnings: z.array(z.string()),
+  checkedAt: z.string(),
+});
 
 export const statusTool = defineTool({
   name: 'status',
@@ -11,53 +56,16 @@ export const statusTool = defineTool({
   description:
     'Start here. Shows the app on the NAS as it is right now: which color (blue/green) nginx routes traffic to, ' +
     'both color containers and the watched siblings (state, health, image, version, uptime, restarts, ports), ' +
-    'the deploy lock and who holds it, an interrupted operation if one exists, and the last deployments. ' +
+    'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments and the OAuth backups. ' +
     'Read-only and fast; call it before and after any change.',
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),
   },
-  outputSchema: {
-    app: z.string(),
-    liveColor: z.enum(['blue', 'green']).nullable().describe('The color nginx routes to, read from the upstream file on the NAS'),
-    upstream: z.object({ file: z.string(), servers: z.array(z.string()), deploymentId: z.string().nullable(), readable: z.boolean() }),
-    colors: z.object({ blue: containerSummarySchema().nullable(), green: containerSummarySchema().nullable() }),
-    siblings: z.array(containerSummarySchema()),
-    otherAppContainers: z.array(containerSummarySchema()),
-    lock: lockSchema(),
-    interruptedOperation: z
-      .object({
-        operationId: z.string(),
-        kind: z.string(),
-        phase: z.string(),
-        startedAt: z.string(),
-        updatedAt: z.string(),
-        finished: z.boolean(),
-        detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
-      })
-      .nullable(),
-    recentDeployments: z.array(
-      z.object({
-        id: z.string(),
-        kind: z.string(),
-        fromColor: z.string().nullable(),
-        toColor: z.string().nullable(),
-        image: z.string().nullable(),
-        version: z.string().nullable(),
-        commit: z.string().nullable(),
-        who: z.string().nullable(),
-        startedAt: z.string(),
-        endedAt: z.string().nullable(),
-        outcome: z.string(),
-        message: z.string().nullable(),
-      }),
-    ),
-    warnings: z.array(z.string()),
-    checkedAt: z.string(),
-  },
+  outputSchema: statusOutputShape(),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   access: 'read',
   handler: (svc: Services) => async (args, ctx) => {
-    const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
+    const st = await readStatus(svc, { historyLimit: args.history, signal: ctx.signal });
     // Only a few deployments fit here; the full history is a resource.
     const links = st.recentDeployments.length
       ? [{ uri: RESOURCE_URI.history, name: 'deployment history', description: `Every recorded operation, newest first (at most ${HISTORY_RESOURCE_LIMIT})`, mimeType: 'text/plain' }]

@@ -97,6 +97,11 @@ export interface ToolDefinition<Services = unknown, I extends Shape = Shape, O e
   access: ToolAccess;
   /** Built once per server from the services (SSH/Docker/…); returns the per-call function. */
   handler: (services: Services) => ToolHandler<I, O>;
+  /**
+   * MCP Apps: the `ui://` resource hosts that support apps (ChatGPT, Claude)
+   * render the result with; hosts without UI read `text` as usual.
+   */
+  ui?: { resourceUri: string };
 }
 
 /** A definition of any shape, for lists of tools. */

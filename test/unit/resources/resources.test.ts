@@ -17,6 +17,7 @@ import type { Services } from '../../../src/services.js';
 import { allTools } from '../../../src/tools/index.js';
 import { defineTool, type TransportKind } from '../../../src/tools/types.js';
 import { memoryLogger, testDeps } from '../server/fixtures.js';
+import { ReadCoalescer } from '../../../src/ops/coalesce.js';
 
 function tripwire(touched: string[], name: string): never {
   return new Proxy({}, { get: (_t, key) => (key === 'then' ? undefined : () => { touched.push(`${name}.${String(key)}`); throw new Error(`${name} is not reachable in this test`); }) }) as never;
@@ -39,7 +40,7 @@ async function connect(opts: { transport?: TransportKind; authInfo?: AuthInfo } 
     nas: { username: 'admin', privateKeyPath: '/k', hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` },
     sudo: { mode: 'none' },
   });
-  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs') };
+  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: new ReadCoalescer() };
   const deps = { ...testDeps({ config }), tools: [...allTools, linkTool], resources: allResources, prompts: allPrompts, services };
   const core = createCore(deps);
   const server = createMcpServer(core, opts.transport ?? 'stdio');

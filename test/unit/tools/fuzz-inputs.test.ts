@@ -23,6 +23,7 @@ import { renderUpstream } from '../../../src/bluegreen/upstream.js';
 import { configSchema, type Config } from '../../../src/config.js';
 import { paths } from '../../../src/docker/requests.js';
 import { JobRegistry } from '../../../src/jobs.js';
+import { ReadCoalescer } from '../../../src/ops/coalesce.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
 import type { Services } from '../../../src/services.js';
 import { quoteArgv, UnsafeArgumentError } from '../../../src/ssh/quote.js';
@@ -262,7 +263,7 @@ describe('every tool, random and hostile input (property)', () => {
 
   beforeAll(async () => {
     const { pool, docker } = recordingNas(config, rec);
-    const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry() } as unknown as Services;
+    const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry(), reads: new ReadCoalescer() } as unknown as Services;
     const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, resources: allResources, prompts: allPrompts, services }), 'stdio');
     const [c, s] = InMemoryTransport.createLinkedPair();
     await server.connect(s);

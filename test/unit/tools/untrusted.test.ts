@@ -13,6 +13,7 @@ import { configSchema } from '../../../src/config.js';
 import { DockerError } from '../../../src/docker/index.js';
 import { RemoteCommandError } from '../../../src/ssh/errors.js';
 import { JobRegistry } from '../../../src/jobs.js';
+import { ReadCoalescer } from '../../../src/ops/coalesce.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
 import type { Services } from '../../../src/services.js';
 import { allPrompts, allResources } from '../../../src/resources/index.js';
@@ -104,7 +105,7 @@ async function connect(overrides: Record<string, unknown> = {}) {
   };
   // Every "forwarded" connection reaches the local server that answers the hostile body.
   const pool = { forward: async () => netConnect(port, '127.0.0.1') };
-  const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry() } as unknown as Services;
+  const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry(), reads: new ReadCoalescer() } as unknown as Services;
   const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, resources: allResources, prompts: allPrompts, services }), 'stdio');
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
