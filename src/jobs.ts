@@ -35,6 +35,8 @@ export interface JobHandle {
 type Listener = (message: string) => void;
 
 const MAX_PROGRESS = 100;
+/** One progress message can quote the NAS (build output, an error): keep each bounded. */
+const MAX_MESSAGE_CHARS = 2_000;
 const MAX_FINISHED = 50;
 
 class Job {
@@ -82,7 +84,8 @@ class Job {
     })();
   }
 
-  private push(message: string): void {
+  private push(raw: string): void {
+    const message = raw.length > MAX_MESSAGE_CHARS ? `${raw.slice(0, MAX_MESSAGE_CHARS)} … [${raw.length - MAX_MESSAGE_CHARS} characters cut]` : raw;
     const p = this.snapshot.progress;
     p.push(message);
     if (p.length > MAX_PROGRESS) p.splice(0, p.length - MAX_PROGRESS);

@@ -29,6 +29,7 @@ import { jobView } from '../tools/jobs.js';
 import { logsTool } from '../tools/logs.js';
 import { statusTool } from '../tools/status.js';
 import type { AnyToolDefinition, Caller } from '../tools/types.js';
+import { unfence } from '../tools/untrusted.js';
 import { deployTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from '../tools/write.js';
 
 const PROG = 'loop-ops-mcp';
@@ -397,7 +398,8 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
   let code = 0;
   try {
     const r = await run(p.args, extra);
-    const text = r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+    // The fence around NAS text is for a model; a person reads the (neutralized) text itself.
+    const text = unfence(r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n'));
     if (r.isError) {
       code = 1;
       const { message, hint } = splitHint(text);

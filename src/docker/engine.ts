@@ -6,7 +6,8 @@
 import type { SshPool } from '../ssh/pool.js';
 import { RemoteCommandError } from '../ssh/errors.js';
 import { EngineTransport, type EngineTransportOptions } from './transport.js';
-import { buildImageArgv, containerCreateBody, demuxLogs, paths, type ContainerSpec, type LogsQuery } from './requests.js';
+import { LineSplitter } from '../line-splitter.js';
+import { buildImageArgv, containerCreateBody, demuxLogFrames, paths, type ContainerSpec, type LogsQuery } from './requests.js';
 
 export class DockerError extends Error {
   constructor(
@@ -240,12 +241,16 @@ export class DockerEngine {
       maxBytes: opts.maxBytes ?? 16 * 1024 * 1024,
       timeoutMs: 60_000,
     });
+    // One bounded splitter per stream: a line Docker sent in several frames
+    // is joined again, and a line of megabytes keeps only its first 16 KiB.
     const lines: LogLine[] = [];
-    for (const frame of demuxLogs(r.body)) {
-      const parts = frame.text.split('\n');
-      if (parts[parts.length - 1] === '') parts.pop();
-      for (const text of parts) lines.push({ stream: frame.stream, text });
-    }
+    const split = {
+      stdout: new LineSplitter((text) => lines.push({ stream: 'stdout', text })),
+      stderr: new LineSplitter((text) => lines.push({ stream: 'stderr', text })),
+    };
+    for (const frame of demuxLogFrames(r.body)) split[frame.stream].push(frame.body);
+    split.stdout.end();
+    split.stderr.end();
     return lines;
   }
 

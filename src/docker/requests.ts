@@ -150,19 +150,24 @@ export function buildImageArgv(
 /**
  * Splits Docker's multiplexed log stream (8-byte frame headers: stream type,
  * 3 zero bytes, big-endian length). A container with a TTY sends raw bytes
- * instead; those are returned as stdout.
+ * instead; those are returned as stdout. Frame bodies stay bytes: Docker cuts
+ * lines longer than 16 KiB into several frames, possibly inside a character.
  */
-export function demuxLogs(buf: Buffer): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
+export function demuxLogFrames(buf: Buffer): Array<{ stream: 'stdout' | 'stderr'; body: Buffer }> {
   const looksMuxed = buf.length >= 8 && buf[0]! <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
-  if (!looksMuxed) return buf.length ? [{ stream: 'stdout', text: buf.toString('utf8') }] : [];
-  const out: Array<{ stream: 'stdout' | 'stderr'; text: string }> = [];
+  if (!looksMuxed) return buf.length ? [{ stream: 'stdout', body: buf }] : [];
+  const out: Array<{ stream: 'stdout' | 'stderr'; body: Buffer }> = [];
   let off = 0;
   while (off + 8 <= buf.length) {
     const type = buf[off]!;
     const len = buf.readUInt32BE(off + 4);
-    const body = buf.subarray(off + 8, Math.min(buf.length, off + 8 + len));
-    out.push({ stream: type === 2 ? 'stderr' : 'stdout', text: body.toString('utf8') });
+    out.push({ stream: type === 2 ? 'stderr' : 'stdout', body: buf.subarray(off + 8, Math.min(buf.length, off + 8 + len)) });
     off += 8 + len;
   }
   return out;
+}
+
+/** The frames as text (each frame decoded on its own). */
+export function demuxLogs(buf: Buffer): Array<{ stream: 'stdout' | 'stderr'; text: string }> {
+  return demuxLogFrames(buf).map((f) => ({ stream: f.stream, text: f.body.toString('utf8') }));
 }

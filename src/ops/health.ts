@@ -62,11 +62,23 @@ export async function getHealth(s: Services, opts: { timeoutMs: number; signal?:
   };
 }
 
+/**
+ * The verdict per check, in our words. What the NAS answered (bodies, error
+ * texts) is returned apart, by `healthBodies`, for the caller to show as data.
+ */
 export function healthText(r: HealthReport): string {
   const lines = [`overall: ${r.healthy ? 'healthy' : 'UNHEALTHY'}`];
   for (const c of r.checks) {
-    lines.push(`${c.target}: ${c.ok ? 'ok' : 'FAIL'} ${c.status ?? '-'} in ${c.latencyMs} ms${c.error ? ` (${c.error})` : ''}${c.body ? ` — ${c.body.slice(0, 120)}` : ''}`);
+    lines.push(`${c.target}: ${c.ok ? 'ok' : 'FAIL'} ${c.status ?? '-'} in ${c.latencyMs} ms${c.error ? ' (error: see below)' : ''}`);
   }
   for (const c of r.containers) if (!c.exists || c.state !== 'running') lines.push(`${c.color}: ${c.exists ? c.state : 'no container'}`);
   return lines.join('\n');
+}
+
+/** Each check's answer body and error text, one line per check that has one ('' when none). */
+export function healthBodies(r: HealthReport): string {
+  return r.checks
+    .filter((c) => c.body || c.error)
+    .map((c) => `${c.target}: ${c.error ? `error: ${c.error}` : ''}${c.error && c.body ? '; ' : ''}${c.body ? `body: ${c.body.slice(0, 300)}` : ''}`)
+    .join('\n');
 }

@@ -9,11 +9,11 @@ import { colorContainerName } from './status.js';
 import { COLORS, type Color } from '../bluegreen/upstream.js';
 import { readUpstream } from '../bluegreen/nginx.js';
 import type { Services } from './services.js';
+import { compileGrep, filterLines } from './grep.js';
+import { LogsInputError } from './logs-errors.js';
 
-/** Bad input that only the NAS could reveal (unknown container, …) or that zod cannot express. */
-export class LogsInputError extends Error {
-  readonly hint = 'Fix the argument and call logs again; status lists the containers.';
-}
+export { LogsInputError } from './logs-errors.js';
+export { compileGrep } from './grep.js';
 
 export interface LogsRequest {
   /** Container name; or a color; default the live color's container. */
@@ -48,30 +48,6 @@ export function parseSince(since: string, now = Date.now()): number {
   const t = Date.parse(since);
   if (!Number.isFinite(t)) throw new LogsInputError(`"since" must be like 10m, 2h, 1d or an ISO date (got ${JSON.stringify(since.slice(0, 40))})`);
   return Math.floor(t / 1000);
-}
-
-/**
- * Compiles a user regex with guards against catastrophic backtracking: a
- * length cap, no backreferences, no quantified groups that themselves
- * contain a quantifier (the `(a+)+` family).
- */
-export function compileGrep(pattern: string, regex: boolean): (s: string) => boolean {
-  if (!regex) {
-    const needle = pattern.toLowerCase();
-    return (s) => s.toLowerCase().includes(needle);
-  }
-  if (pattern.length > 200) throw new LogsInputError('regex too long (max 200 characters)');
-  if (/\\[1-9]|\\k</.test(pattern)) throw new LogsInputError('backreferences are not allowed in grep');
-  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]/.test(pattern)) {
-    throw new LogsInputError('nested quantifiers like (a+)+ are not allowed in grep: they can take forever');
-  }
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern, 'i');
-  } catch (e) {
-    throw new LogsInputError(`invalid regex: ${(e as Error).message}`);
-  }
-  return (s) => re.test(s.length > 10_000 ? s.slice(0, 10_000) : s);
 }
 
 /** Keeps the newest lines whose total size fits in maxBytes. */
@@ -135,7 +111,7 @@ export async function getLogs(s: Services, req: LogsRequest, signal?: AbortSigna
       if (e instanceof DockerError && e.status === 404) throw new LogsInputError(`container ${container} does not exist on the NAS`);
       throw e;
     });
-  const matched = match ? raw.filter((l) => match(l.text)) : raw;
+  const matched = match ? await filterLines(raw, (l) => l.text, match, { signal }) : raw;
   const wanted = matched.slice(-req.lines);
   const { kept, cutLines, cutBytes } = capNewest(wanted, req.maxBytes);
   const notes: string[] = [];

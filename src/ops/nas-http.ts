@@ -81,6 +81,25 @@ export function probeFromNas(pool: SshPool, host: string, port: number, path: st
   );
 }
 
+/** The first `cap` bytes of a fetch body; the rest is not read (a huge body costs nothing). */
+async function readCapped(res: Response, cap: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < cap) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
+}
+
 /** GET a public URL from where this server runs. */
 export async function probeUrl(url: string, timeoutMs: number, signal?: AbortSignal): Promise<HttpProbe> {
   const t0 = performance.now();
@@ -90,7 +109,7 @@ export async function probeUrl(url: string, timeoutMs: number, signal?: AbortSig
       headers: { 'user-agent': 'loop-ops-mcp' },
       redirect: 'manual',
     });
-    const text = (await res.text()).slice(0, BODY_CAP).replace(/\s+/g, ' ').trim();
+    const text = (await readCapped(res, BODY_CAP)).replace(/\s+/g, ' ').trim();
     return { ok: res.ok, status: res.status, latencyMs: Math.round((performance.now() - t0) * 10) / 10, body: text, error: undefined };
   } catch (e) {
     const err = e as Error;

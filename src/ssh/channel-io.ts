@@ -1,7 +1,8 @@
 /**
  * The protocol spoken on one exec channel: watch stderr for the sudo prompt
  * and the READY marker (see sudo.ts), feed the password at the right moment,
- * then capture output with a byte cap and hand lines to streaming callbacks.
+ * then capture output with a byte cap and hand lines to streaming callbacks
+ * (bounded lines: see src/line-splitter.ts).
  */
 import type { ClientChannel } from 'ssh2';
 import { SudoError } from './errors.js';
@@ -47,23 +48,8 @@ export class BoundedBuffer {
   }
 }
 
-/** Splits a byte stream into lines for callbacks (UTF-8 safe across chunks). */
-export class LineSplitter {
-  private rest = '';
-  private readonly decoder = new TextDecoder('utf-8');
-  constructor(private readonly onLine: (line: string) => void) {}
-  push(b: Buffer): void {
-    const text = this.rest + this.decoder.decode(b, { stream: true });
-    const lines = text.split('\n');
-    this.rest = lines.pop() ?? '';
-    for (const l of lines) this.onLine(l.replace(/\r$/, ''));
-  }
-  end(): void {
-    const tail = this.rest + this.decoder.decode();
-    this.rest = '';
-    if (tail) this.onLine(tail);
-  }
-}
+/** Output lines for the streaming callbacks: the shared bounded splitter. */
+export { LineSplitter } from '../line-splitter.js';
 
 export interface Preamble {
   /** Resolves with the remote PID when the command runs; rejects on sudo failure. */

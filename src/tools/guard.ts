@@ -20,6 +20,7 @@ import { redactArgs } from '../audit.js';
 import type { Logger, SecretScrubber } from '../log.js';
 import type { AnyToolDefinition, Caller, ToolContext, ToolHandler } from './types.js';
 import { ToolError } from './types.js';
+import { fenceUntrusted } from './untrusted.js';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -176,6 +177,13 @@ function asExpectedError(e: unknown): ToolError | undefined {
   return undefined;
 }
 
+/**
+ * Errors whose message quotes the NAS (a command's stderr, the Docker
+ * Engine's or sudo's words, git or nginx output in an operation's failure):
+ * the model reads that part as fenced data.
+ */
+const ERRORS_WITH_NAS_TEXT = new Set(['RemoteCommandError', 'DockerError', 'SudoError', 'OperationError']);
+
 function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
@@ -264,11 +272,15 @@ export function guardTool(
       const links = (out.links ?? []).map((l) => ({ type: 'resource_link' as const, ...l, name: scrub(l.name), ...(l.description ? { description: scrub(l.description) } : {}) }));
       return { content: [{ type: 'text', text }, ...links], structuredContent: structured };
     } catch (e) {
+      // The audit keeps the plain message; the model gets NAS words fenced.
+      const quotesNas = e instanceof Error && ERRORS_WITH_NAS_TEXT.has(e.name);
+      const show = (msg: string) => (quotesNas ? `\n${fenceUntrusted('error output from the NAS', msg)}` : ` ${msg}`);
       const expected = asExpectedError(e);
       if (expected) {
         const msg = scrub(expected.message);
         audit('error', msg, expected.code);
-        return errorResult(expected.hint ? `${msg}\nHint: ${scrub(expected.hint)}` : msg);
+        const shown = quotesNas ? `${def.name} failed:${show(msg)}` : msg;
+        return errorResult(expected.hint ? `${shown}\nHint: ${scrub(expected.hint)}` : shown);
       }
       if (call.signal.aborted) {
         const reason = call.signal.reason instanceof Error ? call.signal.reason.message : 'cancelled';
@@ -279,7 +291,7 @@ export function guardTool(
       const msg = scrub(errorMessage(e));
       log.error({ err: { name: (e as Error)?.name, message: msg, stack: scrub((e as Error)?.stack ?? '') } }, 'tool failed');
       audit('error', msg, 'internal');
-      return errorResult(`Internal error in ${def.name}: ${msg}`);
+      return errorResult(`Internal error in ${def.name}:${show(msg)}`);
     } finally {
       ended = true;
       call.end();

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { getHealth, healthText } from '../ops/health.js';
+import { getHealth, healthBodies, healthText } from '../ops/health.js';
 import type { Services } from '../services.js';
 import { defineTool } from './types.js';
+import { fenceUntrusted } from './untrusted.js';
 
 export const healthTool = defineTool({
   name: 'health',
@@ -40,9 +41,11 @@ export const healthTool = defineTool({
   access: 'read',
   handler: (svc: Services) => async (args, ctx) => {
     const r = await getHealth(svc, { timeoutMs: args.timeout_ms, signal: ctx.signal });
+    // Bodies and error texts are whatever the app (or the NAS) answered: fenced as data.
+    const bodies = healthBodies(r);
     return {
       structured: { ...r, checks: r.checks.map((c) => ({ ...c, status: c.status ?? null, error: c.error ?? null })) },
-      text: healthText(r),
+      text: bodies ? `${healthText(r)}\n${fenceUntrusted('health answers', bodies)}` : healthText(r),
     };
   },
 });

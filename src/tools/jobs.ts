@@ -10,6 +10,7 @@ import type { OperationKind } from '../bluegreen/types.js';
 import type { JobHandle, JobSnapshot } from '../jobs.js';
 import type { Services } from '../services.js';
 import { ToolError, type ToolContext } from './types.js';
+import { fenceUntrusted } from './untrusted.js';
 
 export const jobOutputShape = {
   jobId: z.string(),
@@ -41,13 +42,26 @@ export function jobView(j: JobSnapshot, lastN = 15) {
   };
 }
 
-export function jobText(j: JobSnapshot): string {
+/**
+ * What a job produced, as one text: its error, result and newest progress
+ * messages. All of it may quote the NAS (build output, last log lines,
+ * stderr of a failed command), so callers show it fenced.
+ */
+function jobDetail(j: JobSnapshot, o: { error: boolean; progress: number }): string {
+  const parts: string[] = [];
+  if (o.error && j.error) parts.push(`error: ${j.error}`);
+  if (j.result) parts.push(`result: ${JSON.stringify(j.result, null, 1).slice(0, 4000)}`);
+  if (o.progress > 0 && j.progress.length) parts.push(`last progress:\n${j.progress.slice(-o.progress).join('\n')}`);
+  return parts.join('\n');
+}
+
+export function jobText(j: JobSnapshot, o: { error?: boolean } = {}): string {
   const head =
     j.state === 'running'
       ? `job ${j.id} is still running (phase ${j.phase}); call job_status with job_id "${j.id}" to follow it`
       : `job ${j.id} ${j.state}`;
-  const res = j.result ? `\n${JSON.stringify(j.result, null, 1).slice(0, 4000)}` : '';
-  return `${head}${res}\nlast progress: ${j.progress.slice(-5).join(' | ')}`;
+  const detail = jobDetail(j, { error: o.error ?? false, progress: 5 });
+  return detail ? `${head}\n${fenceUntrusted(`${j.kind} job output`, detail)}` : head;
 }
 
 /** What an operation run as a job gets: its id (the job's), and where its progress and phases go. */
@@ -73,8 +87,12 @@ export async function runAsJob(svc: Services, ctx: ToolContext, kind: OperationK
   const wait = (waitSeconds ?? svc.config.deploy.toolWaitSeconds) * 1000;
   const j = (await svc.jobs.wait(started.id, wait, (m) => void ctx.progress(m), ctx.signal)) ?? started;
   if (j.state === 'failed') {
-    const detail = j.result ? `\n${JSON.stringify(j.result, null, 1).slice(0, 4000)}` : '';
-    throw new ToolError(`${kind} failed: ${j.error ?? 'unknown error'}${detail}`, j.hint ?? 'Run status to see the state of the app.', 'operation_failed');
+    const detail = jobDetail(j, { error: true, progress: 0 });
+    throw new ToolError(
+      `${kind} failed (job ${j.id})\n${fenceUntrusted(`${kind} job output`, detail || 'error: unknown error')}`,
+      j.hint ?? 'Run status to see the state of the app.',
+      'operation_failed',
+    );
   }
   return { structured: jobView(j), text: jobText(j) };
 }

@@ -3,6 +3,7 @@ import { getLogs } from '../ops/logs.js';
 import { RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
 import { defineTool } from './types.js';
+import { fenceUntrusted } from './untrusted.js';
 
 export const logsTool = defineTool({
   name: 'logs',
@@ -58,6 +59,8 @@ export const logsTool = defineTool({
     // Cut by lines or bytes: the long tail is a resource the client can fetch.
     const cut = r.truncated || (!args.grep && r.returnedLines >= args.lines);
     const links = cut ? [{ uri: RESOURCE_URI.logs(r.container), name: `logs of ${r.container}`, description: 'The newest 5000 lines (≤ 1 MiB)', mimeType: 'text/plain' }] : [];
-    return { structured: r, text: `${header}\n${body}`, links };
+    // Log lines are written by the app, not by us: the model reads them as fenced data.
+    const text = r.lines.length ? `${header}\n${fenceUntrusted(`log lines of ${r.container}`, body)}` : header;
+    return { structured: r, text, links };
   },
 });

@@ -266,7 +266,7 @@ export const jobStatusTool = defineTool({
     if (!j) throw new ToolError(`no job ${id} in this server`, 'Jobs live in memory: after a restart, status shows what happened.', 'not_found');
     return {
       structured: { ...jobView(j, 50), kind: j.kind, error: j.error, hint: j.hint },
-      text: `${jobText(j)}${j.error ? `\nerror: ${j.error}` : ''}${j.hint ? `\nhint: ${j.hint}` : ''}`,
+      text: `${jobText(j, { error: true })}${j.hint ? `\nhint: ${j.hint}` : ''}`,
     };
   },
 });
