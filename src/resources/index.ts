@@ -15,7 +15,7 @@ import { readHistory } from '../bluegreen/journal.js';
 import { allowedContainers, getLogs } from '../ops/logs.js';
 import { readStatus } from '../ops/status.js';
 import type { Services } from '../services.js';
-import { fenceNasData } from './fence.js';
+import { fenceUntrusted } from '../tools/untrusted.js';
 import { definePrompt, defineResource, RESOURCE_URI, type PromptDefinition, type ResourceDefinition } from './types.js';
 
 export { RESOURCE_URI } from './types.js';
@@ -35,7 +35,7 @@ export const statusResource = defineResource({
   uri: RESOURCE_URI.status,
   read: (svc: Services) => async (_p, ctx) => {
     const st = await readStatus(svc, { historyLimit: 5, signal: ctx.signal });
-    return `Status of ${st.app} (live color ${st.liveColor ?? 'unknown'}), read from the NAS at ${st.checkedAt}:\n${fenceNasData('status JSON', json(st))}`;
+    return `Status of ${st.app} (live color ${st.liveColor ?? 'unknown'}), read from the NAS at ${st.checkedAt}:\n${fenceUntrusted('status JSON', json(st))}`;
   },
 });
 
@@ -47,7 +47,7 @@ export const historyResource = defineResource({
   uri: RESOURCE_URI.history,
   read: (svc: Services) => async (_p, ctx) => {
     const recs = await readHistory(svc.pool, svc.config.state.dir, HISTORY_RESOURCE_LIMIT, ctx.signal);
-    return `${recs.length} operation(s) of ${svc.config.app.name}, newest first (at most ${HISTORY_RESOURCE_LIMIT}):\n${fenceNasData('history JSON', json(recs))}`;
+    return `${recs.length} operation(s) of ${svc.config.app.name}, newest first (at most ${HISTORY_RESOURCE_LIMIT}):\n${fenceUntrusted('history JSON', json(recs))}`;
   },
 });
 
@@ -59,7 +59,7 @@ export const auditResource = defineResource({
   uri: RESOURCE_URI.audit,
   read: () => async (_p, ctx) => {
     const recs = await ctx.audit.recent(AUDIT_RESOURCE_LIMIT);
-    return `${recs.length} audit record(s), newest first (at most ${AUDIT_RESOURCE_LIMIT}):\n${fenceNasData('audit trail JSON: arguments typed by callers, errors from the NAS', json(recs))}`;
+    return `${recs.length} audit record(s), newest first (at most ${AUDIT_RESOURCE_LIMIT}):\n${fenceUntrusted('audit trail JSON: arguments typed by callers, errors from the NAS', json(recs))}`;
   },
 });
 
@@ -79,7 +79,7 @@ export const logsResource = defineResource({
       ctx.signal,
     );
     const body = r.lines.map((l) => (l.stream === 'stderr' ? `[err] ${l.text}` : l.text)).join('\n');
-    return `${r.container}: newest ${r.returnedLines} line(s)${r.note ? ` (${r.note})` : ''}:\n${fenceNasData(`logs of ${r.container}`, body)}`;
+    return `${r.container}: newest ${r.returnedLines} line(s)${r.note ? ` (${r.note})` : ''}:\n${fenceUntrusted(`logs of ${r.container}`, body)}`;
   },
 });
 

@@ -23,7 +23,7 @@ export const logsTool = defineTool({
     lines: z.number().int().min(1).max(5000).default(200).describe('How many of the newest lines to return (1-5000).'),
     since: z.string().max(40).optional().describe('Only lines newer than this: 30s, 10m, 2h, 1d, or an ISO date.'),
     grep: z.string().min(1).max(200).optional().describe('Keep only lines containing this text (case-insensitive).'),
-    regex: z.boolean().default(false).describe('Treat grep as a regular expression (bounded: no backreferences or nested quantifiers).'),
+    regex: z.boolean().default(false).describe('Treat grep as a regular expression (RE2 syntax, linear time: no backreferences or lookaround).'),
     stream: z.enum(['both', 'stdout', 'stderr']).default('both').describe('Which output stream to read.'),
     timestamps: z.boolean().default(true).describe("Prefix each line with Docker's timestamp."),
     max_bytes: z.number().int().min(1024).max(262_144).default(32_768).describe('Cap on the returned text in bytes (1 KiB-256 KiB).'),
