@@ -157,10 +157,18 @@ const deploySchema = z
     buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
     /** Rollback's health gate when the previous color must be started first. */
     rollbackVerifySeconds: z.number().int().min(0).max(600).default(1),
+    /** The running operation refreshes the heartbeat in its lock and journal this often. */
+    heartbeatIntervalMs: z.number().int().min(200).max(60_000).default(5_000),
+    /** A lock whose heartbeat is older than this is stale: recover and release_lock may take it. */
+    heartbeatStaleMs: z.number().int().min(1_000).max(3_600_000).default(15_000),
     /** How long a write tool waits for its job before returning the job id. */
     toolWaitSeconds: z.number().int().min(0).max(3_600).default(45),
   })
-  .strict();
+  .strict()
+  .refine((d) => d.heartbeatStaleMs >= 2 * d.heartbeatIntervalMs, {
+    message: 'deploy.heartbeatStaleMs must be at least twice deploy.heartbeatIntervalMs (one late beat must not make a live lock look stale)',
+    path: ['heartbeatStaleMs'],
+  });
 
 const stateSchema = z
   .object({

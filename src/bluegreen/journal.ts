@@ -11,8 +11,8 @@
  */
 import type { SshPool } from '../ssh/pool.js';
 import { readSmallFiles, writeFileAtomic } from '../ssh/files.js';
-import { assertStateDir, ensureStateDirArgv } from './lock.js';
-import { historyFile, journalFile, parseJson, parseJsonLines } from './nas-state.js';
+import { ensureStateDir } from './commands.js';
+import { assertStateDir, historyFile, journalFile, parseJson, parseJsonLines } from './nas-state.js';
 import type { HistoryRecord, JournalEntry, OperationKind } from './types.js';
 
 /** A history line (JSON + newline) stays below this, so one write(2) appends it whole (PIPE_BUF is 4096). */
@@ -61,7 +61,7 @@ async function writeStateFile(pool: SshPool, stateDir: string, path: string, con
     await writeFileAtomic(pool, path, content, { mode: 0o644 });
   } catch (err) {
     if (!isNoSuchFile(err)) throw err;
-    await pool.run(ensureStateDirArgv(stateDir), { timeoutMs: 15_000 });
+    await pool.run(ensureStateDir(stateDir).argv, { timeoutMs: 15_000 });
     await writeFileAtomic(pool, path, content, { mode: 0o644 });
   }
 }
@@ -128,11 +128,18 @@ export class Journal {
     return this.update(phase, detail, true);
   }
 
-  private update(phase: string, detail: Record<string, string>, finished: boolean): Promise<void> {
+  /** Stamps the heartbeat (same phase) and writes the journal. */
+  beat(at: string): Promise<void> {
+    return this.update(this.current.phase, {}, this.current.finished, at);
+  }
+
+  private update(phase: string, detail: Record<string, string>, finished: boolean, beatAt?: string): Promise<void> {
+    const now = new Date().toISOString();
     this.current = {
       ...this.current,
       phase,
-      updatedAt: new Date().toISOString(),
+      updatedAt: beatAt ? this.current.updatedAt : now,
+      heartbeatAt: beatAt ?? now,
       finished,
       detail: { ...this.current.detail, ...detail },
     };

@@ -13,7 +13,8 @@ import { posix } from 'node:path';
 import type { Config } from '../config.js';
 import type { SshPool } from '../ssh/pool.js';
 import { readFileIfExists, readSmallFiles, writeFileAtomic } from '../ssh/files.js';
-import { assertStateDir, ensureStateDirArgv } from './lock.js';
+import { ensureStateDir } from './commands.js';
+import { assertStateDir } from './nas-state.js';
 import { parseUpstream, renderUpstream, type Color, type UpstreamInfo } from './upstream.js';
 
 export const upstreamPrevFile = (stateDir: string) => posix.join(assertStateDir(stateDir), 'upstream.prev');
@@ -374,7 +375,7 @@ async function savePrevious(pool: SshPool, stateDir: string, current: string | u
     await writeFileAtomic(pool, prevFile, current, { mode: 0o644, signal });
   } catch (err) {
     if (errCode(err) !== SFTP_NO_SUCH_FILE) throw err;
-    await pool.run(ensureStateDirArgv(stateDir), { timeoutMs: 15_000, signal });
+    await pool.run(ensureStateDir(stateDir).argv, { timeoutMs: 15_000, signal });
     await writeFileAtomic(pool, prevFile, current, { mode: 0o644, signal });
   }
 }

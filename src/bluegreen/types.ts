@@ -9,7 +9,7 @@
  */
 import type { Color } from './upstream.js';
 
-export type OperationKind = 'deploy' | 'rollback' | 'restart' | 'stop' | 'reset_oauth' | 'recover';
+export type OperationKind = 'deploy' | 'rollback' | 'restart' | 'stop' | 'reset_oauth' | 'restore_oauth' | 'recover';
 
 /** Written to lock/details.json when the lock is taken. */
 export interface LockDetails {
@@ -22,18 +22,30 @@ export interface LockDetails {
   /** Host name and PID of the server process that holds it (to tell a dead holder). */
   host: string;
   pid: number;
+  /**
+   * ISO time of the holder's last heartbeat (refreshed every
+   * deploy.heartbeatIntervalMs while the operation runs). Informational:
+   * staleness is judged by the NAS's own clock on the file's mtime, so a
+   * holder with a skewed clock is not misjudged.
+   */
+  heartbeatAt?: string;
 }
 
-/** Raised when the lock is held by someone else; names the holder. */
+/** Raised when the lock is held by someone else; names the holder and its last heartbeat. */
 export class LockHeldError extends Error {
   readonly hint: string;
-  constructor(readonly details: LockDetails | undefined) {
+  constructor(
+    readonly details: LockDetails | undefined,
+    /** Age of the holder's last heartbeat (ms, NAS clock), if known. */
+    readonly heartbeatAgeMs?: number,
+  ) {
     super(
       details
-        ? `the deploy lock is held by ${details.holder} for ${details.operation} ${details.operationId} since ${details.since}`
+        ? `the deploy lock is held by ${details.holder} on ${details.host} (pid ${details.pid}) for ${details.operation} ${details.operationId} since ${details.since}` +
+            (heartbeatAgeMs !== undefined ? `, last heartbeat ${Math.round(heartbeatAgeMs / 1000)} s ago` : '')
         : 'the deploy lock is held (its details are unreadable)',
     );
-    this.hint = 'Wait for that operation to finish (status shows it). If its server died, run recover, or release_lock with confirm.';
+    this.hint = 'Wait for that operation to finish (status shows it). If its holder died, its heartbeat goes stale: then run recover (or release_lock with confirm).';
   }
 }
 
@@ -45,6 +57,8 @@ export interface JournalEntry {
   phase: string;
   startedAt: string;
   updatedAt: string;
+  /** ISO time of the running operation's last heartbeat (see LockDetails.heartbeatAt). */
+  heartbeatAt?: string;
   /** True once the operation reached a final phase (done, failed, rolled_back). */
   finished: boolean;
   /** Facts a recovery needs: fromColor, toColor, image, container, previousUpstream… (strings only). */

@@ -47,7 +47,7 @@ export const HUMAN_USAGE = `  ${PROG} status [--history N]
   ${PROG} health [--timeout-ms N]
   ${PROG} deploy [--ref R] [--no-pull] [--dry-run]
   ${PROG} rollback
-  ${PROG} restart
+  ${PROG} restart [--in-place] [--dry-run]
   ${PROG} stop CONTAINER --confirm CONTAINER [--force]
   ${PROG} reset-oauth --confirm APP | --dry-run
   ${PROG} recover
@@ -158,7 +158,13 @@ const SPECS: Record<HumanVerb, VerbSpec> = {
     job: true,
   },
   rollback: { tool: rollbackTool, options: {}, positionals: 0, args: () => ({ wait_seconds: JOB_WAIT_SECONDS }), job: true },
-  restart: { tool: restartTool, options: {}, positionals: 0, args: () => ({ wait_seconds: JOB_WAIT_SECONDS }), job: true },
+  restart: {
+    tool: restartTool,
+    options: { 'in-place': { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+    positionals: 0,
+    args: (v) => defined({ in_place: bool(v, 'in-place'), dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS }),
+    job: true,
+  },
   stop: {
     tool: stopTool,
     options: { confirm: { type: 'string' }, force: { type: 'boolean' } },

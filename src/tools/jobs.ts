@@ -5,6 +5,8 @@
  * job id to follow with job_status. The job does not stop when the call does.
  */
 import { z } from 'zod';
+import { newOperationId } from '../bluegreen/operation.js';
+import type { OperationKind } from '../bluegreen/types.js';
 import type { JobHandle, JobSnapshot } from '../jobs.js';
 import type { Services } from '../services.js';
 import { ToolError, type ToolContext } from './types.js';
@@ -48,15 +50,26 @@ export function jobText(j: JobSnapshot): string {
   return `${head}${res}\nlast progress: ${j.progress.slice(-5).join(' | ')}`;
 }
 
-/** Starts `run` as a job and waits for it as the tool's answer. Failures become isError with a hint. */
-export async function runAsJob(
-  svc: Services,
-  ctx: ToolContext,
-  kind: string,
-  waitSeconds: number | undefined,
-  run: (h: JobHandle) => Promise<Record<string, unknown>>,
-) {
-  const started = svc.jobs.start(kind, run);
+/** What an operation run as a job gets: its id (the job's), and where its progress and phases go. */
+export interface JobRun {
+  id: string;
+  progress: (message: string) => void;
+  onPhase: (name: string) => void;
+}
+
+/**
+ * Starts an operation as a job and waits for it as the tool's answer. The
+ * job id IS the operation id (lock, journal, history and job_status all name
+ * the same thing), and the operation's phases are the job's.
+ * Failures become isError with a hint.
+ */
+export async function runAsJob(svc: Services, ctx: ToolContext, kind: OperationKind, waitSeconds: number | undefined, run: (j: JobRun) => Promise<object>) {
+  const id = newOperationId(kind);
+  const started = svc.jobs.start(
+    kind,
+    async (h: JobHandle) => (await run({ id: h.id, progress: (m) => h.progress(m), onPhase: (p) => h.phase(p) })) as Record<string, unknown>,
+    id,
+  );
   const wait = (waitSeconds ?? svc.config.deploy.toolWaitSeconds) * 1000;
   const j = (await svc.jobs.wait(started.id, wait, (m) => void ctx.progress(m), ctx.signal)) ?? started;
   if (j.state === 'failed') {

@@ -4,7 +4,19 @@
  * jobs (see jobs.ts).
  */
 import { z } from 'zod';
-import { BlueGreen } from '../bluegreen/engine.js';
+import {
+  deploy,
+  planDeploy,
+  planReset,
+  planRestart,
+  planText,
+  recover,
+  releaseLock,
+  resetOauth,
+  restart,
+  rollback,
+  stop,
+} from '../bluegreen/engine.js';
 import type { Services } from '../services.js';
 import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
 import { defineTool, ToolError } from './types.js';
@@ -41,19 +53,16 @@ export const deployTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (args, ctx) => {
-    const bg = new BlueGreen(svc);
     const who = { caller: ctx.caller.id };
+    const req = { pull: args.pull, ref: args.ref };
     if (args.dry_run) {
-      const plan = await bg.deploy({ pull: args.pull, ref: args.ref, dryRun: true }, who, () => {}, ctx.signal);
-      const steps = (plan.steps as Array<{ step: string; detail: string }>).map((s, i) => `${i + 1}. ${s.step}: ${s.detail}`).join('\n');
+      const plan = await planDeploy(svc, req, ctx.signal);
       return {
-        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: plan },
-        text: `dry run: ${String(plan.message)}\n${steps}`,
+        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: { ...plan } },
+        text: `dry run: ${plan.message}\n${planText(plan.steps)}`,
       };
     }
-    return runAsJob(svc, ctx, 'deploy', args.wait_seconds, (h) =>
-      bg.deploy({ pull: args.pull, ref: args.ref, dryRun: false }, who, (m) => h.progress(m)),
-    );
+    return runAsJob(svc, ctx, 'deploy', args.wait_seconds, (j) => deploy(svc, req, { ...j, who }));
   },
 });
 
@@ -65,24 +74,39 @@ export const rollbackTool = defineTool({
     'if it is running this takes a few seconds. Verifies through the front and switches back if that fails. Use after a bad deploy.',
   inputSchema: { wait_seconds: waitSecondsInput },
   outputSchema: jobOutputShape,
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (args, ctx) =>
-    runAsJob(svc, ctx, 'rollback', args.wait_seconds, (h) => new BlueGreen(svc).rollback({ caller: ctx.caller.id }, (m) => h.progress(m))),
+    runAsJob(svc, ctx, 'rollback', args.wait_seconds, (j) => rollback(svc, { ...j, who: { caller: ctx.caller.id } })),
 });
 
 export const restartTool = defineTool({
   name: 'restart',
-  title: 'Restart the live container',
+  title: 'Restart the app (zero downtime)',
   description:
-    'Restarts the live color\'s container (for config-only changes) and waits until it is healthy again. Requests fail while it restarts; ' +
-    'for a change without downtime, deploy instead.',
-  inputSchema: { wait_seconds: waitSecondsInput },
-  outputSchema: jobOutputShape,
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    'Restarts the app for a config-only change, with zero downtime: the idle color is recreated from the live one\'s spec (same image, ' +
+    'env, volumes, network), health-gated, switched to and verified through the front; the old color is then recycled (or stopped, per ' +
+    'deploy.keepPrevious). Traffic never lands on a restarting container. `in_place: true` instead restarts the live container itself: ' +
+    'requests FAIL while it restarts. Use dry_run to see the plan.',
+  inputSchema: {
+    in_place: z.boolean().default(false).describe('Restart the live container in place. DROPS TRAFFIC while it restarts; only when the idle color cannot be used.'),
+    dry_run: z.boolean().default(false).describe('Only return the plan; change nothing.'),
+    wait_seconds: waitSecondsInput,
+  },
+  outputSchema: { ...jobOutputShape, jobId: jobOutputShape.jobId.nullable(), state: z.enum(['running', 'succeeded', 'failed', 'planned']), startedAt: z.string().nullable() },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   access: 'write',
-  handler: (svc: Services) => async (args, ctx) =>
-    runAsJob(svc, ctx, 'restart', args.wait_seconds, (h) => new BlueGreen(svc).restart({ caller: ctx.caller.id }, (m) => h.progress(m))),
+  handler: (svc: Services) => async (args, ctx) => {
+    const req = { inPlace: args.in_place };
+    if (args.dry_run) {
+      const plan = await planRestart(svc, req, ctx.signal);
+      return {
+        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: { ...plan } },
+        text: `dry run (nothing changed):\n${planText(plan.steps)}`,
+      };
+    }
+    return runAsJob(svc, ctx, 'restart', args.wait_seconds, (j) => restart(svc, req, { ...j, who: { caller: ctx.caller.id } }));
+  },
 });
 
 export const stopTool = defineTool({
@@ -100,8 +124,7 @@ export const stopTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (args, ctx) => {
-    const r = await new BlueGreen(svc).stop(args.container, args.confirm, args.force, { caller: ctx.caller.id }, ctx.signal);
-    const out = { operationId: String(r.operationId), container: String(r.container), state: String(r.state), wasLive: Boolean(r.wasLive) };
+    const out = await stop(svc, { container: args.container, confirm: args.confirm, force: args.force }, { who: { caller: ctx.caller.id }, progress: () => {}, signal: ctx.signal });
     return { structured: out, text: `${out.container} is ${out.state}${out.wasLive ? ' — it was the LIVE color: requests fail until another color is live' : ''}` };
   },
 });
@@ -122,19 +145,18 @@ export const resetOauthTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (args, ctx) => {
-    const bg = new BlueGreen(svc);
     const who = { caller: ctx.caller.id };
     if (args.dry_run) {
-      const plan = await bg.resetOauth(true, who, () => {}, ctx.signal);
+      const plan = await planReset(svc, ctx.signal);
       return {
-        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: plan },
-        text: `dry run (nothing changed); backup would go to ${String(plan.backupDir)}:\n${(plan.steps as string[]).map((s, i) => `${i + 1}. ${s}`).join('\n')}`,
+        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: { ...plan } },
+        text: `dry run (nothing changed); backup would go to ${plan.backupDir}:\n${planText(plan.steps)}`,
       };
     }
     if (args.confirm !== svc.config.app.name) {
       throw new ToolError(`confirm must be the app name ("${svc.config.app.name}")`, 'This invalidates every OAuth token; run with dry_run first, then confirm.', 'confirm');
     }
-    return runAsJob(svc, ctx, 'reset_oauth', args.wait_seconds, (h) => bg.resetOauth(false, who, (m) => h.progress(m)));
+    return runAsJob(svc, ctx, 'reset_oauth', args.wait_seconds, (j) => resetOauth(svc, { ...j, who }));
   },
 });
 
@@ -154,19 +176,10 @@ export const recoverTool = defineTool({
     actions: z.array(z.string()),
     message: z.string().nullable(),
   },
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (_args, ctx) => {
-    const running = new Set(svc.jobs.running().map((j) => j.id));
-    const r = await new BlueGreen(svc).recover({ caller: ctx.caller.id }, (m) => void ctx.progress(m), (id) => running.has(id), ctx.signal);
-    const out = {
-      recovered: Boolean(r.recovered),
-      operationId: (r.operationId as string | undefined) ?? null,
-      phaseWhenCut: (r.phaseWhenCut as string | null | undefined) ?? null,
-      liveColor: (r.liveColor as string | null | undefined) ?? null,
-      actions: (r.actions as string[] | undefined) ?? [],
-      message: (r.message as string | undefined) ?? null,
-    };
+    const out = await recover(svc, { who: { caller: ctx.caller.id }, progress: (m) => void ctx.progress(m), signal: ctx.signal });
     return { structured: out, text: out.recovered ? `recovered ${out.operationId}: ${out.actions.join('; ')}` : String(out.message) };
   },
 });
@@ -188,16 +201,7 @@ export const releaseLockTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (args, ctx) => {
-    const running = svc.jobs.running();
-    if (running.some((j) => j.id === args.confirm)) throw new ToolError(`${args.confirm} is running in this server right now`, 'Wait for it; job_status shows its progress.', 'busy');
-    const r = await new BlueGreen(svc).releaseLock(args.confirm, ctx.signal);
-    const out = {
-      released: Boolean(r.released),
-      operationId: (r.operationId as string | undefined) ?? null,
-      holder: (r.holder as string | undefined) ?? null,
-      since: (r.since as string | undefined) ?? null,
-      message: (r.message as string | undefined) ?? null,
-    };
+    const out = await releaseLock(svc, args.confirm, ctx.signal);
     return { structured: out, text: out.released ? `released the lock of ${out.operationId} (held by ${out.holder} since ${out.since})` : String(out.message) };
   },
 });

@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitHealthy } from '../../src/bluegreen/health-gate.js';
 import { appendHistory, HISTORY_KEEP_LINES, HISTORY_MAX_LINES, historyLine, Journal, readHistory, readJournal, writeJournal } from '../../src/bluegreen/journal.js';
-import { acquireLock, inspectLock, readLock, releaseLock } from '../../src/bluegreen/lock.js';
+import { acquireLock, inspectLock, readLock, releaseLockIf, serializeLockDetails, swapLockDetails } from '../../src/bluegreen/lock.js';
 import { historyFile, journalFile, lockDir } from '../../src/bluegreen/nas-state.js';
 import { readUpstream, restorePreviousUpstream, switchUpstream, upstreamPrevFile, UpstreamSwitchError } from '../../src/bluegreen/nginx.js';
 import { LockHeldError, type HistoryRecord, type LockDetails } from '../../src/bluegreen/types.js';
@@ -81,9 +81,9 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
   });
 
   describe('lock', () => {
-    it('acquire → held, names the holder → wrong id does nothing → right id frees', async () => {
+    it('acquire → held, names the holder → a compare-and-delete with other details does nothing → its own text frees', async () => {
       expect(await readLock(pool, dir)).toBeUndefined();
-      await acquireLock(pool, dir, details('op-a', 'alice'));
+      const mine = await acquireLock(pool, dir, details('op-a', 'alice'));
       expect(await readLock(pool, dir)).toMatchObject({ operationId: 'op-a', holder: 'alice' });
 
       const err = await acquireLock(pool, dir, details('op-b', 'bob')).catch((e: unknown) => e);
@@ -91,23 +91,31 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
       expect((err as LockHeldError).details).toMatchObject({ operationId: 'op-a', holder: 'alice' });
       expect((err as LockHeldError).message).toContain('alice');
 
-      expect(await releaseLock(pool, dir, 'op-b')).toBe(false);
+      expect(await releaseLockIf(pool, dir, serializeLockDetails(details('op-b', 'bob')))).toBe(false);
       expect(await readLock(pool, dir)).toMatchObject({ operationId: 'op-a' });
 
-      expect(await releaseLock(pool, dir, 'op-a')).toBe(true);
+      expect(await releaseLockIf(pool, dir, mine)).toBe(true);
       expect(await readLock(pool, dir)).toBeUndefined();
       expect(await inspectLock(pool, dir)).toMatchObject({ held: false });
       // Releasing a free lock is not an error.
-      expect(await releaseLock(pool, dir, 'op-a')).toBe(false);
-      expect(await releaseLock(pool, dir, null)).toBe(false);
+      expect(await releaseLockIf(pool, dir, mine)).toBe(false);
     });
 
-    it('force release (null) removes whoever holds it', async () => {
-      await acquireLock(pool, dir, details('op-c', 'carol'));
-      expect(await releaseLock(pool, dir, null)).toBe(true);
-      expect(await inspectLock(pool, dir)).toMatchObject({ held: false });
-      await acquireLock(pool, dir, details('op-d'));
-      expect(await releaseLock(pool, dir, 'op-d')).toBe(true);
+    it('heartbeat: compare-and-swap refreshes our own lock, and fails once it changed hands', async () => {
+      const first = await acquireLock(pool, dir, details('op-c', 'carol'));
+      const s1 = await swapLockDetails(pool, dir, first, { ...details('op-c', 'carol'), heartbeatAt: new Date().toISOString() });
+      expect(s1.outcome).toBe('swapped');
+      const st = await inspectLock(pool, dir);
+      expect(st.raw).toBe(s1.text);
+      expect(st.ageMs).toBeGreaterThanOrEqual(0);
+      // A take-over (recover) swaps in new details: the old holder's next beat finds it not ours.
+      const taken = await swapLockDetails(pool, dir, s1.text, details('op-c', 'recoverer'));
+      expect(taken.outcome).toBe('swapped');
+      expect((await swapLockDetails(pool, dir, s1.text, details('op-c', 'carol'))).outcome).toBe('not_ours');
+      expect(await releaseLockIf(pool, dir, s1.text)).toBe(false);
+      expect(await readLock(pool, dir)).toMatchObject({ holder: 'recoverer' });
+      expect(await releaseLockIf(pool, dir, taken.text)).toBe(true);
+      expect((await swapLockDetails(pool, dir, taken.text, details('op-c'))).outcome).toBe('free');
     });
 
     it('10 concurrent acquires: exactly one wins, the others are told who holds it', async () => {
@@ -121,18 +129,21 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
         expect(r.reason).toBeInstanceOf(LockHeldError);
         expect((r.reason as LockHeldError).details?.operationId).toBe(holder!.operationId);
       }
-      expect(await releaseLock(pool, dir, holder!.operationId)).toBe(true);
+      const text = (results[won[0]!] as PromiseFulfilledResult<string>).value;
+      expect(await releaseLockIf(pool, dir, text)).toBe(true);
     });
 
-    it('a lock dir without details is held (unreadable), never taken over', async () => {
+    it('a lock dir without details is held (unreadable), ages by its directory, and only an empty compare removes it', async () => {
       await pool.run(['mkdir', '-p', '--', lockDir(dir)]);
-      expect(await inspectLock(pool, dir)).toEqual({ held: true, details: undefined, raw: undefined });
+      expect(await inspectLock(pool, dir)).toMatchObject({ held: true, details: undefined, raw: undefined });
+      expect((await inspectLock(pool, dir)).ageMs).toBeGreaterThanOrEqual(0);
       expect(await readLock(pool, dir)).toBeUndefined();
       const err = await acquireLock(pool, dir, details('op-e')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LockHeldError);
       expect((err as LockHeldError).details).toBeUndefined();
-      expect(await releaseLock(pool, dir, 'op-e')).toBe(false);
-      expect(await releaseLock(pool, dir, null)).toBe(true);
+      expect(await releaseLockIf(pool, dir, serializeLockDetails(details('op-e')))).toBe(false);
+      expect(await releaseLockIf(pool, dir, '')).toBe(true);
+      expect(await inspectLock(pool, dir)).toMatchObject({ held: false });
     });
   });
 

@@ -196,15 +196,31 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     expect(front.status).toBe(200);
   });
 
-  it('restarts the live container and waits until it is healthy', async () => {
+  it('restarts with zero downtime through the idle color, under load', async () => {
     const st = await status(h.client);
-    const live = st.colors[st.liveColor] as unknown as { name: string; startedAt: string };
+    const from = st.liveColor;
+    const to = from === 'blue' ? 'green' : 'blue';
+    const load = startLoad(sandbox!.frontUrl);
+    await new Promise((r) => setTimeout(r, 300));
     const r = await call(h.client, 'restart');
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await load.stop();
     expect(r.isError ?? false, textOf(r)).toBe(false);
-    expect((r.structuredContent as { result: Record<string, unknown> }).result).toMatchObject({ container: live.name, healthy: true });
-    const after = (await status(h.client)).colors[st.liveColor] as unknown as { startedAt: string; state: string; health: string };
-    expect(after.state).toBe('running');
-    expect(Date.parse(after.startedAt)).toBeGreaterThan(Date.parse(live.startedAt));
+    expect((r.structuredContent as { result: Record<string, unknown> }).result).toMatchObject({
+      mode: 'zero_downtime',
+      fromColor: from,
+      liveColor: to,
+      container: `loop-api-${to}`,
+      healthy: true,
+    });
+    expect(report.failures, report.failureSamples.join('\n')).toBe(0);
+    expect(report.requests).toBeGreaterThan(20);
+    const after = await status(h.client);
+    expect(after.liveColor).toBe(to);
+    // The old color was recycled from the same spec: running, idle, ready for rollback.
+    expect(after.colors[from]).toMatchObject({ state: 'running' });
+    expect(after.colors[to]).toMatchObject({ state: 'running', version: st.colors[from]!.version });
+    expect(after.recentDeployments[0]).toMatchObject({ kind: 'restart', outcome: 'succeeded' });
   });
 
   it('stops only with confirmation and refuses the live color without force', async () => {
@@ -257,6 +273,9 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     LOOP_OPS__DEPLOY__HEALTH_ATTEMPTS: '60',
     LOOP_OPS__DEPLOY__HEALTH_INTERVAL_MS: '500',
     LOOP_OPS__DEPLOY__VERIFY_SECONDS: '2',
+    // A short heartbeat so the killed server's lock goes stale within seconds.
+    LOOP_OPS__DEPLOY__HEARTBEAT_INTERVAL_MS: '1000',
+    LOOP_OPS__DEPLOY__HEARTBEAT_STALE_MS: '4000',
     LOOP_OPS_LOG_FORMAT: 'json',
   };
   const startServer = async () => {
@@ -308,8 +327,14 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     const refused = await call(c, 'deploy_blue_green', { wait_seconds: 10 });
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/lock is held/);
-    // …recover undoes it: traffic stays on blue, the half-started green is stopped, the lock is freed.
-    const rec = await call(c, 'recover');
+    // …recover undoes it once the dead holder's heartbeat is stale: traffic stays on blue,
+    // the half-started green is stopped, the lock is freed.
+    const rec = await waitFor(
+      () => call(c, 'recover'),
+      (r) => !r.isError || !/heartbeat|lock is live/.test(textOf(r)),
+      30_000,
+      500,
+    );
     expect(rec.isError ?? false, textOf(rec)).toBe(false);
     expect(rec.structuredContent).toMatchObject({ recovered: true, phaseWhenCut: 'health', liveColor: 'blue' });
     const after = await status(c);

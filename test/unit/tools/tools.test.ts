@@ -74,12 +74,9 @@ describe('tool definitions', () => {
     for (const name of ['status', 'logs', 'health', 'job_status']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     }
-    // Honest about what can hurt: these remove or invalidate something.
-    for (const name of ['deploy_blue_green', 'stop', 'reset_oauth', 'release_lock']) {
+    // Honest about what can hurt: every tool that changes what production serves.
+    for (const name of ['deploy_blue_green', 'rollback', 'restart', 'stop', 'reset_oauth', 'recover', 'release_lock']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
-    }
-    for (const name of ['rollback', 'restart', 'recover']) {
-      expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     }
   });
 

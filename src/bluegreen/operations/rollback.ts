@@ -1,0 +1,61 @@
+/** rollback: the shared cut-over back to the other color's existing container. */
+import { colorContainerName, LABEL_COMMIT, LABEL_VERSION } from '../../ops/status.js';
+import type { Services } from '../../ops/services.js';
+import { OperationError, runOperation, type OperationOptions } from '../operation.js';
+import { otherColor, type Color } from '../upstream.js';
+import { cutover, CutoverFailed, type CutoverPhase } from './cutover.js';
+import { configGate, lastLogs, liveColor, quickGate } from './shared.js';
+
+export type RollbackPhase = 'locked' | CutoverPhase;
+
+export interface RollbackResult {
+  operationId: string;
+  fromColor: Color;
+  toColor: Color;
+  liveColor: Color;
+  image: string;
+  version: string | null;
+  startedContainer: boolean;
+  durationMs: number;
+}
+
+export async function rollback(svc: Services, o: Omit<OperationOptions, 'kind'>): Promise<RollbackResult> {
+  const { docker, config } = svc;
+  const t0 = performance.now();
+  const from = await liveColor(svc, o.signal);
+  const to = otherColor(from);
+  const toName = colorContainerName(config.app.name, to);
+  const prev = await docker.inspect(toName, o.signal);
+  if (!prev) {
+    throw new OperationError(`there is no ${toName} container to roll back to`, 'Deploy the version you want instead (deploy_blue_green with a ref).');
+  }
+  const version = prev.labels[LABEL_VERSION] ?? null;
+  return runOperation<RollbackPhase, RollbackResult>(
+    svc,
+    {
+      ...o,
+      kind: 'rollback',
+      detail: { fromColor: from, toColor: to, container: toName },
+      facts: { fromColor: from, toColor: to, image: prev.image, version, commit: prev.labels[LABEL_COMMIT] ?? null },
+    },
+    async (op) => {
+      try {
+        const r = await cutover(op, {
+          from,
+          to,
+          prepare: { existing: true },
+          // A stopped color gets the full gate; a running one only a quick check.
+          gate: prev.state === 'running' ? quickGate(svc) : configGate(svc),
+          verify: { seconds: config.deploy.rollbackVerifySeconds, intervalMs: 250 },
+          retire: 'running',
+        });
+        const durationMs = Math.round(performance.now() - t0);
+        op.progress(`rolled back to ${to} (${version ?? prev.image}) in ${durationMs} ms`);
+        return { operationId: op.id, fromColor: from, toColor: to, liveColor: to, image: prev.image, version, startedContainer: r.startedContainer, durationMs };
+      } catch (e) {
+        if (!(e instanceof CutoverFailed)) throw e;
+        throw new OperationError(e.message, e.hint, { operationId: op.id, phase: e.phase, liveColor: e.liveColor, lastLogLines: await lastLogs(svc, toName) }, e.switchedBack ? 'rolled_back' : 'failed');
+      }
+    },
+  );
+}
