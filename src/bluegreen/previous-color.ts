@@ -16,10 +16,11 @@ import type { ContainerInfo, DockerEngine } from '../docker/index.js';
 import { LABEL_DEPLOYMENT } from '../ops/status.js';
 import { readSmallFiles, writeFileAtomic } from '../ssh/files.js';
 import type { SshPool } from '../ssh/pool.js';
-import { assertStateDir, ensureStateDirArgv } from './lock.js';
-import { parseJson } from './nas-state.js';
+import { ensureStateDir, removePreviousStop } from './commands.js';
+import { assertStateDir, parseJson } from './nas-state.js';
 import type { Color } from './upstream.js';
 
+/** Same path as commands.removePreviousStop. */
 export const previousStopFile = (stateDir: string) => posix.join(assertStateDir(stateDir), 'previous-stop.json');
 
 /** A scheduled stop of the color traffic left. */
@@ -75,16 +76,14 @@ export async function readPreviousStop(pool: SshPool, stateDir: string, signal?:
 }
 
 export async function writePreviousStop(pool: SshPool, stateDir: string, rec: PreviousStop): Promise<void> {
-  await pool.run(ensureStateDirArgv(stateDir), { timeoutMs: 15_000 });
+  const mk = ensureStateDir(stateDir);
+  await pool.run(mk.argv, { sudo: mk.sudo, timeoutMs: mk.timeoutMs });
   await writeFileAtomic(pool, previousStopFile(stateDir), `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o644 });
 }
 
-export function clearPreviousStopArgv(stateDir: string): string[] {
-  return ['rm', '-f', '--', previousStopFile(stateDir)];
-}
-
 export async function clearPreviousStop(pool: SshPool, stateDir: string): Promise<void> {
-  await pool.run(clearPreviousStopArgv(stateDir), { timeoutMs: 15_000 });
+  const rm = removePreviousStop(stateDir);
+  await pool.run(rm.argv, { sudo: rm.sudo, timeoutMs: rm.timeoutMs });
 }
 
 export type SweepOutcome =

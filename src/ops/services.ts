@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { DockerEngine } from '../docker/index.js';
+import type { PreviousColorWatch } from '../bluegreen/previous-watch.js';
 import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { SshPool } from '../ssh/pool.js';
@@ -16,4 +17,6 @@ export interface Services {
   log: Logger;
   /** Long operations (deploy, rollback, …) running in this process. */
   jobs: JobRegistry;
+  /** Wakes this server when the previous color is due to stop (deploy.keepPrevious minutes); absent in one-shot CLI runs. */
+  previousColor?: PreviousColorWatch;
 }

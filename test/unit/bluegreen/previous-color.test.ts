@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clearPreviousStopArgv, decidePreviousStop, parsePreviousStop, previousStopFile, scheduleFor, type PreviousStop } from '../../../src/bluegreen/previous-color.js';
+import { removePreviousStop } from '../../../src/bluegreen/commands.js';
+import { decidePreviousStop, parsePreviousStop, previousStopFile, scheduleFor, type PreviousStop } from '../../../src/bluegreen/previous-color.js';
 
 const now = new Date('2026-12-06T03:00:00.000Z');
 const rec: PreviousStop = scheduleFor({ container: 'loop-api-blue', color: 'blue', deploymentId: 'deploy-1', minutes: 30, setBy: 'deploy-2', now });
@@ -31,7 +32,7 @@ describe('timed retention of the previous color', () => {
   });
   it('keeps its file in the state dir', () => {
     expect(previousStopFile('/volume1/docker/loop-ops')).toBe('/volume1/docker/loop-ops/previous-stop.json');
-    expect(clearPreviousStopArgv('/volume1/docker/loop-ops')).toEqual(['rm', '-f', '--', '/volume1/docker/loop-ops/previous-stop.json']);
+    expect(removePreviousStop('/volume1/docker/loop-ops')).toEqual({ argv: ['rm', '-f', '--', '/volume1/docker/loop-ops/previous-stop.json'], sudo: false, timeoutMs: 15_000 });
     expect(() => previousStopFile('/')).toThrow();
   });
 });
