@@ -31,7 +31,8 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
 
   const once = (retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
-      const req = request(url, { agent, timeout: 5_000 }, (res) => {
+      // The retry goes on a connection of its own: the pool may hold other kept-alive ones the same old worker is closing.
+      const req = request(url, { agent: retry ? agent : false, timeout: 5_000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -60,7 +61,7 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
         }
         report.requests++;
         report.failures++;
-        if (report.failureSamples.length < 10) report.failureSamples.push(e.message);
+        if (report.failureSamples.length < 10) report.failureSamples.push(`${e.message}${req.reusedSocket ? ' (on a reused connection)' : ''}${retry ? '' : ' (the retry)'}`);
         resolve();
       });
       req.end();

@@ -112,7 +112,7 @@ describe.skipIf(!sandbox)(`versions kept, disk bounded${sandbox ? '' : ` (skippe
     expect(after.colors[after.liveColor]).toMatchObject({ state: 'running', version: '3.0.2' });
     expect(after.recentDeployments[0]).toMatchObject({ kind: 'rollback', outcome: 'succeeded' });
     expect(after.lock.held).toBe(false);
-  });
+  }, 480_000);
 
   it('says clearly when a version was pruned or is unknown, listing what is kept', async () => {
     const pruned = await call(client, 'rollback', { to: deployIds[0] });
@@ -140,7 +140,7 @@ describe.skipIf(!sandbox)(`versions kept, disk bounded${sandbox ? '' : ` (skippe
     expect(report.lastVersion).toBe('3.0.2');
     // Still bounded, and nothing a container uses was removed.
     expect((await ourImages()).length).toBeLessThanOrEqual(RETAIN + 2);
-  });
+  }, 180_000);
 });
 
 describe.skipIf(!sandbox)(`timed retention of the previous color${sandbox ? '' : ` (skipped: ${sandboxSkipReason()})`}`, () => {
@@ -201,5 +201,5 @@ describe.skipIf(!sandbox)(`timed retention of the previous color${sandbox ? '' :
     expect(after.recentDeployments[0]!.message).toMatch(/keepPrevious/);
     expect(after.previousColorStop).toBeNull();
     expect(await readPreviousStop(pool, stateDir)).toBeUndefined();
-  });
+  }, 180_000);
 });
