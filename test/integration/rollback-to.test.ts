@@ -114,7 +114,7 @@ describe.skipIf(!sandbox)(`versions kept, disk bounded${sandbox ? '' : ` (skippe
     expect(after.lock.held).toBe(false);
   }, 480_000);
 
-  it('says clearly when a version was pruned or is unknown, listing what is kept', async () => {
+  it('says clearly when a version was pruned, is unknown or is already live, listing what is kept', async () => {
     const pruned = await call(client, 'rollback', { to: deployIds[0] });
     expect(pruned.isError).toBe(true);
     expect(textOf(pruned)).toMatch(/no longer on the NAS/);
@@ -123,6 +123,9 @@ describe.skipIf(!sandbox)(`versions kept, disk bounded${sandbox ? '' : ` (skippe
     expect(unknown.isError).toBe(true);
     expect(textOf(unknown)).toMatch(/no deployment, version or image "9.9.9"/);
     expect(textOf(unknown)).toContain('version 3.0.4');
+    const live = await call(client, 'rollback', { to: '3.0.2' });
+    expect(live.isError).toBe(true);
+    expect(textOf(live)).toMatch(/3\.0\.2 is already live/);
     expect((await status(client)).lock.held).toBe(false);
   });
 

@@ -79,6 +79,10 @@ export async function rollbackTo(svc: Services, to: string, o: Omit<OperationOpt
   const toName = colorContainerName(app.name, toColor);
   const fromName = colorContainerName(app.name, from);
   const t = await target(svc, to, o.signal);
+  const live = await svc.docker.inspect(fromName, o.signal);
+  if (live?.imageId === t.imageId) {
+    throw new OperationError(`${t.version ?? t.image} is already live on ${from}`, 'Nothing to do; status shows the versions kept for rollback.');
+  }
   return runOperation<RollbackToPhase, RollbackToResult>(
     svc,
     {
