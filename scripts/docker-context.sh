@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares .docker-context/, the only thing the Dockerfile copies:
-#   dist/          compiled here from src/ (tsc, no source maps)
+#   dist/          compiled here from src/ (tsc, no source maps), plus dist/ui/dashboard.html
 #   node_modules/  production dependencies only (a copy of ./node_modules, pruned offline)
 #   package.json   (type: module, version)
 # Run it on a machine with the same OS/CPU family as the image (linux/amd64 for
@@ -13,6 +13,8 @@ out=.docker-context
 rm -rf "$out"
 mkdir -p "$out"
 node_modules/.bin/tsc -p tsconfig.build.json --outDir "$out/dist" --sourceMap false
+# The dashboard view (MCP Apps): one self-contained HTML file bundled by esbuild (a devDependency).
+node_modules/.bin/tsx src/ui/build.ts "$out/dist/ui/dashboard.html" >/dev/null
 cp package.json package-lock.json "$out/"
 # Hard links when possible (fast, no space); npm prune only unlinks.
 cp -al node_modules "$out/node_modules" 2>/dev/null || cp -a node_modules "$out/node_modules"

@@ -4,7 +4,7 @@
  * file. Writes are queued: a call never waits for the disk, and a failed
  * write is retried with the next one rather than dropped.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger, SecretScrubber } from './log.js';
 import type { Caller } from './tools/types.js';
@@ -34,6 +34,10 @@ const MAX_STRING = 1_000;
 const MAX_DEPTH = 6;
 /** Records kept in memory while the disk refuses them; beyond this the oldest are dropped (and that is logged). */
 const MAX_PENDING = 10_000;
+/** The newest records kept in memory for `recent` (what the loop-ops://audit resource shows without a file). */
+const RECENT_KEPT = 500;
+/** How much of the file's end `recent` reads. */
+const TAIL_BYTES = 1024 * 1024;
 
 /** Redacts an arguments object for the audit trail. */
 export function redactArgs(value: unknown, scrubber: SecretScrubber, depth = 0): unknown {
@@ -70,7 +74,11 @@ export class AuditLog {
     this.file = opts.file;
   }
 
+  private readonly kept: AuditRecord[] = [];
+
   record(rec: AuditRecord): void {
+    this.kept.push(rec);
+    if (this.kept.length > RECENT_KEPT) this.kept.splice(0, this.kept.length - RECENT_KEPT);
     const level = rec.outcome === 'ok' ? 'info' : 'warn';
     this.log[level]({ audit: rec }, `tool ${rec.tool} ${rec.outcome} (${rec.durationMs} ms)`);
     if (!this.file) return;
@@ -81,6 +89,32 @@ export class AuditLog {
       this.log.error({ dropped, file: this.file }, 'audit file unwritable for too long: oldest records dropped');
     }
     this.kick();
+  }
+
+  /**
+   * The newest records, newest first, at most `limit`: from the file's end
+   * when there is a file (it outlives restarts), else from memory.
+   */
+  async recent(limit: number): Promise<AuditRecord[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    if (this.file) {
+      await this.flush();
+      const fromFile = await readTail(this.file, TAIL_BYTES).catch(() => undefined);
+      if (fromFile !== undefined) {
+        const recs: AuditRecord[] = [];
+        for (const line of fromFile.split('\n')) {
+          try {
+            const r = JSON.parse(line) as AuditRecord;
+            if (r && typeof r.ts === 'string' && typeof r.tool === 'string') recs.push(r);
+          } catch {
+            // the first line of a tail is usually cut: skip it
+          }
+        }
+        return recs.reverse().slice(0, n);
+      }
+    }
+    return this.kept.slice(-n).reverse();
   }
 
   /** Resolves when every record so far has been written (or the disk refused it; see the log). */
@@ -121,5 +155,18 @@ export class AuditLog {
         return;
       }
     }
+  }
+}
+
+async function readTail(file: string, maxBytes: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const start = Math.max(0, size - maxBytes);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
   }
 }

@@ -4,6 +4,7 @@
  * loop-ops-mcp stdio --config FILE [--read-only]
  * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|recover|release-lock …
  *   (the human CLI: src/cli/human.ts)
+ * loop-ops-mcp oauth-clients list|revoke CLIENT_ID (src/cli/oauthClients.ts)
  *
  * Exit codes: 0 ok / clean shutdown, 1 runtime or startup failure,
  * 2 usage or configuration error (one line per problem on stderr).
@@ -14,9 +15,12 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Deps } from './deps.js';
 import { createLogger, scrubberFor } from './log.js';
+import { metricSourcesOf } from './metrics/index.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
 import { createServices } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
+import { OAUTH_CLIENTS_USAGE, OAUTH_CLIENTS_VERB, runOAuthClients } from './cli/oauthClients.js';
+import { allPrompts, allResources } from './resources/index.js';
 import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
@@ -28,6 +32,7 @@ export const USAGE = `Usage:
   ${SERVER_NAME} stdio --config FILE [--read-only]
       MCP over stdin/stdout (Claude Desktop, MCP Inspector).
 ${HUMAN_USAGE}
+${OAUTH_CLIENTS_USAGE}
   ${SERVER_NAME} --help | --version
 
 Options:
@@ -117,6 +122,7 @@ export async function main(argv: string[]): Promise<number> {
   // The human CLI verbs have their own options (src/cli/human.ts).
   const verb = argv[0];
   if (isHumanVerb(verb)) return runHuman(verb, argv.slice(1));
+  if (verb === OAUTH_CLIENTS_VERB) return runOAuthClients(argv.slice(1));
   let parsed: Parsed;
   try {
     parsed = parseCli(argv);
@@ -167,7 +173,10 @@ export async function main(argv: string[]): Promise<number> {
     log,
     scrubber,
     tools: allTools,
+    resources: allResources,
+    prompts: allPrompts,
     services: bundle.services,
+    observe: metricSourcesOf(bundle.services),
     probeNas: () => bundle.probeNas(),
     close: () => bundle.close(),
   };

@@ -9,6 +9,7 @@
  * without ever carrying a secret.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -189,9 +190,35 @@ const serverSchema = z
     tokenFile: z.string().min(1).optional(),
     sessionIdleTimeoutMs: z.number().int().min(10_000).default(30 * 60_000),
     maxBodyBytes: z.number().int().min(1_024).max(10 * 1024 * 1024).default(1024 * 1024),
+    /** Requests per minute per authenticated principal (token or OAuth client), counted after auth. */
     rateLimitPerMinute: z.number().int().min(1).default(600),
+    /**
+     * Requests per minute per client address that carry no valid credentials
+     * (failed or missing auth, OAuth endpoints, unknown routes). Kept small:
+     * an authenticated request never counts here, so a flood cannot lock out
+     * an authorized client. /healthz counts nowhere (it is served from a cache).
+     */
+    preAuthRateLimitPerMinute: z.number().int().min(1).default(60),
+    /** Time to receive a request's headers; slower clients get 408 and the connection closes. */
+    headersTimeoutMs: z.number().int().min(1_000).max(300_000).default(20_000),
+    /** Time to receive a whole request (headers and body); streams being answered (SSE) are not cut. */
+    requestTimeoutMs: z.number().int().min(1_000).max(600_000).default(60_000),
+    /** Open TCP connections at once; further ones are closed on accept. */
+    maxConnections: z.number().int().min(1).max(100_000).default(256),
+    /** Open MCP sessions (Streamable HTTP + SSE) at once, all principals together. */
+    maxSessions: z.number().int().min(1).max(10_000).default(100),
+    /** Open MCP sessions per principal; one client cannot take every slot. */
+    maxSessionsPerPrincipal: z.number().int().min(1).max(10_000).default(20),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.headersTimeoutMs > s.requestTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['headersTimeoutMs'], message: 'must not exceed server.requestTimeoutMs' });
+    }
+    if (s.maxSessionsPerPrincipal > s.maxSessions) {
+      ctx.addIssue({ code: 'custom', path: ['maxSessionsPerPrincipal'], message: 'must not exceed server.maxSessions' });
+    }
+  });
 
 const logSchema = z
   .object({
@@ -203,6 +230,9 @@ const logSchema = z
 
 /** Loopback hosts for which plain http is accepted in auth.oauth.publicBaseUrl (local demo, tests). */
 const LOOPBACK_URL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** A DNS name of labels (letters, digits, inner hyphens) with at least one dot. */
+const OAUTH_HOST_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const oauthSchema = z
   .object({
@@ -228,18 +258,111 @@ const oauthSchema = z
     stateFile: z.string().min(1).optional(),
     accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3_600),
     refreshTokenTtlDays: z.number().int().min(1).max(365).default(30),
+    /**
+     * Hosts (exact names, https only) whose redirect URIs and Client ID
+     * Metadata Document URLs are accepted, besides the built-in chatgpt.com,
+     * claude.ai, claude.com and loopback. No wildcards: each name is matched whole.
+     */
+    allowedRedirectHosts: z
+      .array(
+        z
+          .string()
+          .max(253)
+          .transform((h) => h.toLowerCase())
+          .refine((h) => OAUTH_HOST_RE.test(h), 'must be a bare host name such as app.example.com (no scheme, port, path or wildcard)'),
+      )
+      .max(20)
+      .default([]),
   })
   .strict();
+
+/** Names Express (proxy-addr) knows for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `10.0.0.1`, `::1`, `10.0.0.0/8`, `fd00::/8`, `loopback`… (one entry of auth.trustProxy). */
+export function isProxyAddress(entry: string): boolean {
+  const e = entry.trim();
+  if (PROXY_RANGE_NAMES.has(e)) return true;
+  const [addr, prefix, ...rest] = e.split('/');
+  if (rest.length || !addr) return false;
+  const family = isIP(addr);
+  if (!family) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const proxyAddress = z
+  .string()
+  .refine(
+    (s) => s.split(',').every(isProxyAddress),
+    'must be proxy addresses or subnets (e.g. "127.0.0.1", "10.0.0.0/8", "loopback"), comma-separated',
+  );
+
+export const TRUST_PROXY_TRUE =
+  'true would trust every X-Forwarded-For entry, so each client could choose its own address and bypass ' +
+  'the rate limits and the passphrase throttle; set the number of reverse proxies in front (e.g. 1) ' +
+  'or their addresses (e.g. "127.0.0.1" or ["10.0.0.0/8"])';
 
 const authSchema = z
   .object({
     oauth: oauthSchema.default(() => oauthSchema.parse({})),
     /**
      * Express `trust proxy`: false (default: the socket address is the client),
-     * true, or the number of proxy hops to trust. Affects only the client IP used
-     * for rate limiting and passphrase throttling; URLs come from publicBaseUrl.
+     * the number of reverse-proxy hops in front, or the proxies' addresses /
+     * subnets. Affects only the client IP used for the pre-auth rate limit and
+     * the passphrase throttle; URLs come from publicBaseUrl. `true` is refused:
+     * it would let every client choose its own address.
      */
-    trustProxy: z.union([z.boolean(), z.number().int().min(0).max(10)]).default(false),
+    trustProxy: z
+      .union([z.boolean(), z.number().int().min(0).max(10), proxyAddress, z.array(proxyAddress).min(1).max(64)])
+      .refine((v) => v !== true, TRUST_PROXY_TRUE)
+      .default(false),
+  })
+  .strict();
+
+/** Payload shapes a webhook can take (src/notify/payloads.ts). */
+export const WEBHOOK_FORMATS = ['json', 'slack', 'discord', 'ntfy'] as const;
+
+const webhookSchema = z
+  .object({
+    /**
+     * The receiver's URL. Its path and query usually hold a token (Slack,
+     * Discord, an ntfy topic): it is moved to `Secrets` at load time and
+     * scrubbed from every log line. Prefer `urlFile` or the environment.
+     */
+    url: z
+      .url()
+      .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
+      .optional(),
+    /** A file holding the URL (one line), instead of `url`. */
+    urlFile: z.string().min(1).optional(),
+    format: z.enum(WEBHOOK_FORMATS).default('json'),
+  })
+  .strict()
+  .refine((w) => (w.url === undefined) !== (w.urlFile === undefined), 'give exactly one of url and urlFile');
+
+const notifySchema = z
+  .object({
+    /** Told when a write operation ends (succeeded, failed, rolled back, recovered). */
+    webhooks: z.array(webhookSchema).max(10).default([]),
+    /** Per attempt. */
+    timeoutMs: z.number().int().min(500).max(60_000).default(5_000),
+    /** Attempts after the first, on network errors, 429 and 5xx. */
+    retries: z.number().int().min(0).max(10).default(3),
+    /** First backoff; doubles each retry (with jitter), capped at 60 s. */
+    backoffMs: z.number().int().min(10).max(60_000).default(1_000),
+    /** Deliveries waiting at most; beyond it the oldest is dropped (and logged). */
+    queueMax: z.number().int().min(1).max(10_000).default(100),
+  })
+  .strict();
+
+const metricsSchema = z
+  .object({
+    /** Prometheus text at GET /metrics, behind the same auth as /mcp (scope ops:read). */
+    enabled: z.boolean().default(true),
+    /** Node process metrics (CPU, memory, event loop, GC) besides ours. */
+    processMetrics: z.boolean().default(true),
   })
   .strict();
 
@@ -255,6 +378,8 @@ export const configSchema = z
     server: serverSchema.default(() => serverSchema.parse({})),
     log: logSchema.default({ level: 'info' }),
     auth: authSchema.default(() => authSchema.parse({})),
+    notify: notifySchema.default(() => notifySchema.parse({})),
+    metrics: metricsSchema.default(() => metricsSchema.parse({})),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -291,6 +416,8 @@ export interface Secrets {
   apiToken?: string;
   /** Passphrase typed on the OAuth consent page (LOOP_OPS_ADMIN_PASSPHRASE(_FILE) only); hashed with scrypt at startup. */
   adminPassphrase?: string;
+  /** `notify.webhooks[i]`'s URL, same index (from `url` or `urlFile`): their paths and queries are tokens. */
+  webhookUrls?: string[];
 }
 
 export class ConfigError extends Error {
@@ -403,6 +530,15 @@ function readSecret(env: Env, varName: string, file: string | undefined, problem
   }
 }
 
+function readSecretFile(path: string, what: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    problems.push(`${what}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const problems: string[] = [];
@@ -433,6 +569,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       const v = s?.[key];
       if (typeof v === 'string' && v !== '' && !isAbsolute(v)) s![key] = resolve(baseDir, v);
     }
+    const hooks = (fromFile.notify as { webhooks?: unknown } | undefined)?.webhooks;
+    if (Array.isArray(hooks)) {
+      for (const h of hooks as Array<Record<string, unknown>>) {
+        if (h && typeof h.urlFile === 'string' && h.urlFile !== '' && !isAbsolute(h.urlFile)) h.urlFile = resolve(baseDir, h.urlFile);
+      }
+    }
     const oauthFile = (fromFile.auth as { oauth?: Record<string, unknown> } | undefined)?.oauth;
     if (oauthFile && typeof oauthFile.stateFile === 'string' && oauthFile.stateFile !== '' && !isAbsolute(oauthFile.stateFile)) {
       oauthFile.stateFile = resolve(baseDir, oauthFile.stateFile);
@@ -451,6 +593,16 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     apiToken: readSecret(env, 'LOOP_OPS_TOKEN', config.server.tokenFile, problems),
     adminPassphrase: readSecret(env, 'LOOP_OPS_ADMIN_PASSPHRASE', undefined, problems),
   };
+  if (config.notify.webhooks.length) {
+    secrets.webhookUrls = config.notify.webhooks.map((w, i) => {
+      if (w.url) return w.url;
+      const url = readSecretFile(w.urlFile!, `notify.webhooks.${i}.urlFile`, problems);
+      if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url)) problems.push(`notify.webhooks.${i}.urlFile: ${w.urlFile} must hold one http(s) URL`);
+      return url ?? '';
+    });
+    // The config stays free of secrets (it may be printed): the URL lives in Secrets only.
+    config.notify.webhooks = config.notify.webhooks.map(({ url: _url, ...rest }) => rest);
+  }
   if (config.auth.oauth.enabled) {
     if (!secrets.adminPassphrase) {
       problems.push('auth.oauth.enabled needs an admin passphrase: set LOOP_OPS_ADMIN_PASSPHRASE or LOOP_OPS_ADMIN_PASSPHRASE_FILE');

@@ -4,6 +4,8 @@
  */
 import type { Config, Secrets } from './config.js';
 import type { Logger, SecretScrubber } from './log.js';
+import type { MetricSources } from './metrics/index.js';
+import type { PromptDefinition, ResourceDefinition } from './resources/types.js';
 import type { AnyToolDefinition } from './tools/types.js';
 
 export interface Deps<Services = unknown> {
@@ -14,10 +16,15 @@ export interface Deps<Services = unknown> {
   scrubber: SecretScrubber;
   /** Every tool the product has; the inventory filters (read-only, later scopes). */
   tools: AnyToolDefinition<Services>[];
+  /** MCP resources (read scope, audited) and prompts; none when absent. */
+  resources?: ResourceDefinition<Services>[];
+  prompts?: PromptDefinition[];
   /** Opaque to the framework: passed to each tool's `handler(services)`. */
   services: Services;
   /** Is the NAS reachable? For `/healthz`; must not throw (a throw counts as false). */
   probeNas(): Promise<boolean>;
+  /** What /metrics reads besides tool calls (SSH pool, jobs, operations); absent parts are left out. */
+  observe?: MetricSources;
   /** Releases the services (SSH pool, …). Called once, last, on shutdown. */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * carry a secret is redacted, whatever the caller logs.
  */
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { urlSecrets } from './notify/url.js';
 
 export type { Logger };
 
@@ -67,9 +68,18 @@ export function createLogger(opts: LogOptions = {}): Logger {
  * remote stderr) before it leaves the process. Redaction by value catches
  * what path-based redaction cannot: a password echoed back by a remote tool.
  */
-/** A scrubber for every secret the configuration resolved (all of `Secrets`, so none is forgotten). */
+/**
+ * A scrubber for every secret the configuration resolved (all of `Secrets`,
+ * so none is forgotten). Lists of URLs (webhooks) contribute the URL and the
+ * tokens inside it (path segments, query values): see src/notify/url.ts.
+ */
 export function scrubberFor(secrets: object): SecretScrubber {
-  return new SecretScrubber(Object.values(secrets).filter((v): v is string => typeof v === 'string'));
+  const values: string[] = [];
+  for (const v of Object.values(secrets)) {
+    if (typeof v === 'string') values.push(v);
+    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') values.push(...(/^https?:\/\//i.test(x) ? urlSecrets(x) : [x]));
+  }
+  return new SecretScrubber(values);
 }
 
 export class SecretScrubber {

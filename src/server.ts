@@ -15,14 +15,17 @@
  *     keeps working beside OAuth tokens;
  *   - `/.well-known/*` otherwise → 404 (without OAuth, a 404 keeps Claude
  *     from trying dynamic client registration);
- *   - rate limit per client IP → 429, Host header check → 403, bearer auth on
- *     every MCP route → 401, body limit → 413.
+ *   - rate limits (src/http/rateLimit.ts) → 429: a small one per client
+ *     address for requests without valid credentials, the main one per
+ *     principal after auth; Host header check → 403, bearer auth on every
+ *     MCP route → 401, body limit → 413; sessions capped in total and per
+ *     principal; header/request timeouts (408) and a connection cap on the
+ *     HTTP server itself.
  *
  * Every tool call, whatever the transport, goes through src/tools/guard.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -30,7 +33,7 @@ import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, ListToolsRequestSchema, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
-import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import { AuditLog } from './audit.js';
 import { setupOAuth, type OAuthRuntimeOptions, type OAuthSetup } from './auth/index.js';
 import { StateFileError } from './auth/store.js';
@@ -38,33 +41,26 @@ import type { Deps } from './deps.js';
 import { bearerAuth, tokenFingerprint, type AuthedRequest } from './http/auth.js';
 import { healthHandler } from './http/health.js';
 import { hostCheck, isLoopbackHost, normalizeAllowedHost } from './http/hosts.js';
-import { rateLimit } from './http/rateLimit.js';
+import { createRateLimits } from './http/rateLimit.js';
 import { SessionRegistry } from './http/sessions.js';
 import type { Logger } from './log.js';
+import { ServerMetrics } from './metrics/index.js';
+import { metricsHandler } from './metrics/http.js';
+import { registerResourcesAndPrompts } from './resources/register.js';
 import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
 import { ToolInventory } from './tools/inventory.js';
 import type { Caller, TransportKind } from './tools/types.js';
+import { registerUiResources } from './ui/resources.js';
+import { VERSION } from './version.js';
 
 export const SERVER_NAME = 'loop-ops-mcp';
 
-function readVersion(): string {
-  // src/server.ts (tsx) and dist/server.js both sit one level below package.json.
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-export const VERSION = readVersion();
+export { VERSION };
 
 /** How long shutdown waits for tool calls in flight before aborting them. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 /** Pause between the last tool call ending and closing sessions (see drainCalls). */
 const RESPONSE_FLUSH_MS = 50;
-/** Upper bound on concurrent HTTP sessions (each holds an McpServer). */
-export const DEFAULT_MAX_SESSIONS = 100;
 
 /** A refusal to start (bad combination of options); the CLI prints it and exits 1. */
 export class StartupError extends Error {
@@ -92,19 +88,23 @@ export interface ServerCore {
   inventory: ToolInventory;
   runtime: GuardRuntime;
   instructions: string;
+  /** This instance's Prometheus registry (HTTP with metrics.enabled). */
+  metrics?: ServerMetrics;
 }
 
-export function createCore<S>(deps: Deps<S>): ServerCore {
+export function createCore<S>(deps: Deps<S>, opts: { metrics?: boolean } = {}): ServerCore {
   const readOnly = deps.config.server.readOnly;
   const inventory = ToolInventory.create(deps.tools, deps.services, { readOnly });
+  const metrics = opts.metrics ? new ServerMetrics(deps.observe ?? {}, { processMetrics: deps.config.metrics.processMetrics }) : undefined;
   const runtime: GuardRuntime = {
     log: deps.log,
     scrubber: deps.scrubber,
     audit: new AuditLog({ log: deps.log.child({ component: 'audit' }), file: deps.config.log.auditFile }),
     calls: new CallTracker(),
     policy: { readOnly },
+    ...(metrics ? { onCall: (tool, outcome, ms) => metrics.observeToolCall(tool, outcome, ms) } : {}),
   };
-  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps) };
+  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps), ...(metrics ? { metrics } : {}) };
 }
 
 /** A fresh McpServer with every exposed tool registered behind the guard. */
@@ -130,6 +130,9 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
     };
   };
   core.inventory.registerOn(server, core.runtime, callerOf);
+  const { resources = [], prompts = [], services, config } = core.deps;
+  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.app.name }, core.runtime, callerOf);
+  registerUiResources(server, core.inventory.definitions);
   hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
   return server;
@@ -240,6 +243,7 @@ export interface HttpAppOptions {
   /** Explicit --no-auth: allowed only without a token and on a loopback host. */
   noAuth?: boolean;
   drainTimeoutMs?: number;
+  /** Overrides server.maxSessions (tests). */
   maxSessions?: number;
   /** OAuth runtime knobs (clock, throttle, SDK rate limits): tests only. */
   oauth?: OAuthRuntimeOptions;
@@ -307,11 +311,12 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
       throw e;
     }
   }
-  const core = createCore(deps);
+  const core = createCore(deps, { metrics: deps.config.metrics.enabled });
   const calls = core.runtime.calls;
   const sessions = new SessionRegistry({
     idleTimeoutMs: cfg.sessionIdleTimeoutMs,
-    maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    maxSessions: opts.maxSessions ?? cfg.maxSessions,
+    maxPerPrincipal: cfg.maxSessionsPerPrincipal,
     log: log.child({ component: 'sessions' }),
     busy: (id) => calls.countForSession(id) > 0,
   });
@@ -321,20 +326,36 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     log.warn({ host: cfg.host }, 'bound beyond loopback but server.allowedHosts lists only loopback names: remote clients will get 403');
   }
 
+  const trustProxy = deps.config.auth.trustProxy;
+  if (oauth && oauth.resource.startsWith('https:') && (trustProxy === false || trustProxy === 0)) {
+    // An https public URL in front of this plain-HTTP listener means a TLS-terminating reverse proxy.
+    log.warn(
+      'auth.oauth.publicBaseUrl is https, so a reverse proxy is in front, but auth.trustProxy is not set: every unauthenticated ' +
+        'client shares the proxy\'s address (pre-auth rate limit, passphrase throttle). Set auth.trustProxy to 1 or to the proxy\'s address',
+    );
+  }
+
   let closing = false;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Deliberate: only the client IP (rate limits, passphrase throttle) depends on it; URLs come from publicBaseUrl.
-  app.set('trust proxy', deps.config.auth.trustProxy);
+  // Deliberate: only the client IP (pre-auth rate limit, passphrase throttle) depends on it; URLs come from publicBaseUrl.
+  // `true` never gets here (the config refuses it): it would let each client pick its own address.
+  app.set('trust proxy', trustProxy);
+  const limits = createRateLimits({
+    preAuthPerMinute: cfg.preAuthRateLimitPerMinute,
+    perPrincipalPerMinute: cfg.rateLimitPerMinute,
+    authRequired: token !== undefined || oauth !== undefined,
+  });
 
   app.use((_req, res, next) => {
     if (!closing) return next();
     res.set('Connection', 'close').set('Retry-After', '5');
     jsonRpcError(res, 503, -32000, 'Server is shutting down');
   });
-  app.use(rateLimit({ perMinute: cfg.rateLimitPerMinute, keyOf: (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown' }));
+  // Before any limit: cached and cheap, and a flood must not make the monitor see 429.
   app.get('/healthz', healthHandler({ probe: () => deps.probeNas(), log }));
+  app.use(limits.preAuth);
   app.use(hostCheck(oauth ? [...cfg.allowedHosts, oauth.publicHost] : cfg.allowedHosts));
   if (oauth) app.use(oauth.router);
   // Without OAuth, a 404 here tells Claude/ChatGPT not to attempt OAuth discovery / dynamic registration.
@@ -342,12 +363,36 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     res.status(404).json({ error: 'not_found' });
   });
 
-  const auth = bearerAuth({
+  const authenticate = bearerAuth({
     token,
     ...(oauth ? { oauth: { verifier: oauth.provider, resourceMetadataUrl: oauth.resourceMetadataUrl, resource: oauth.resource } } : {}),
+    onFailure: limits.onAuthFailure,
   });
+  // Auth, then the caller's own rate limit: an authenticated request never counts against its address.
+  const auth: RequestHandler = (req, res, next) => {
+    void authenticate(req, res, (err?: unknown) => (err ? next(err) : limits.perPrincipal(req, res, next)));
+  };
   const json = express.json({ limit: cfg.maxBodyBytes });
   const principalOf = (req: Request) => (req as AuthedRequest).auth?.clientId ?? 'unknown';
+
+  /** A slot for a new session, or the refusal sent (503 server full, 429 this principal's cap). */
+  const reserveSession = (res: Response, principal: string) => {
+    const r = sessions.reserve(principal);
+    if ('release' in r) return r;
+    res.set('Retry-After', '60');
+    if (r.refused === 'server') {
+      jsonRpcError(res, 503, -32000, 'Too many open sessions; retry later');
+    } else {
+      log.warn({ principal, limit: r.limit }, 'session refused: this client has too many open sessions');
+      jsonRpcError(
+        res,
+        429,
+        -32000,
+        `Too many open sessions for this client (limit ${r.limit}): close unused ones (DELETE /mcp, or end the SSE stream) or wait until idle ones expire`,
+      );
+    }
+    return undefined;
+  };
 
   // --- Streamable HTTP --------------------------------------------------
   const sessionHeader = (req: Request): string | undefined => {
@@ -366,24 +411,27 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     if (!isInitializeRequest(req.body)) {
       return jsonRpcError(res, 400, -32000, 'Bad Request: no valid session ID (send initialize first)');
     }
-    if (sessions.full) {
-      res.set('Retry-After', '60');
-      return jsonRpcError(res, 503, -32000, 'Too many open sessions; retry later');
-    }
-    const server = createMcpServer(core, 'streamable-http');
     const principal = principalOf(req);
+    const slot = reserveSession(res, principal);
+    if (!slot) return;
+    const server = createMcpServer(core, 'streamable-http');
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       maxRequestBodySize: cfg.maxBodyBytes,
       onsessioninitialized: (id) => {
         sessions.add({ id, kind: 'streamable-http', principal, server, transport });
+        slot.release();
       },
     });
     transport.onclose = () => {
       if (transport.sessionId) sessions.forget(transport.sessionId);
     };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, req.body);
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req, res, req.body);
+    } finally {
+      slot.release();
+    }
     if (!transport.sessionId || !sessions.has(transport.sessionId)) {
       // initialize was refused: nothing will ever use this pair.
       await server.close().catch(() => {});
@@ -406,14 +454,14 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
 
   // --- legacy SSE ---------------------------------------------------------
   app.get('/sse', auth, async (req, res) => {
-    if (sessions.full) {
-      res.set('Retry-After', '60');
-      return jsonRpcError(res, 503, -32000, 'Too many open sessions; retry later');
-    }
+    const principal = principalOf(req);
+    const slot = reserveSession(res, principal);
+    if (!slot) return;
     const transport = new SSEServerTransport('/messages', res);
     const server = createMcpServer(core, 'sse');
     const id = transport.sessionId;
-    sessions.add({ id, kind: 'sse', principal: principalOf(req), server, transport });
+    sessions.add({ id, kind: 'sse', principal, server, transport });
+    slot.release();
     transport.onclose = () => sessions.forget(id);
     await server.connect(transport);
   });
@@ -425,6 +473,9 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     if (!s || s.kind !== 'sse') return jsonRpcError(res, 404, -32001, 'Session not found');
     await (s.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
   });
+
+  // Behind the same auth as the MCP routes (and their rate limit); read scope.
+  if (core.metrics) app.get('/metrics', auth, metricsHandler(core.metrics, log));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });
@@ -449,6 +500,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     await drainCalls(core, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     await sessions.closeAll('server shutting down');
     await core.runtime.audit.flush();
+    core.metrics?.close();
   });
 
   log.info(
@@ -478,17 +530,29 @@ export interface RunningHttp {
 export async function startHttp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Promise<RunningHttp> {
   const { host, port } = deps.config.server;
   const httpApp = createHttpApp(deps, opts);
+  const cfg = deps.config.server;
   const httpServer = await new Promise<HttpServer>((resolve, reject) => {
-    const s = httpApp.app.listen(port, host);
+    const s = createServer(
+      {
+        // Slow clients (slowloris): headers, then the whole request, each within a bound, else 408 and
+        // the connection closes. A response being streamed (SSE, a long tool call) is not cut: these
+        // bound receiving the request only.
+        headersTimeout: cfg.headersTimeoutMs,
+        requestTimeout: cfg.requestTimeoutMs,
+        // How often Node checks those timeouts (its default, 30 s, would let them overrun by that much).
+        connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(cfg.headersTimeoutMs / 4))),
+      },
+      httpApp.app,
+    );
+    // Connections beyond this are closed on accept; with the timeouts above, slow ones cannot hold slots for long.
+    s.maxConnections = cfg.maxConnections;
+    s.listen(port, host);
     s.once('listening', () => resolve(s));
     s.once('error', (e) => {
       void httpApp.shutdown();
       reject(new StartupError(`cannot listen on ${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
     });
   });
-  // SSE streams are long: no socket timeout (the sessions' idle timeout bounds them).
-  httpServer.requestTimeout = 0;
-  httpServer.headersTimeout = 30_000;
   const addr = httpServer.address() as AddressInfo;
   const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${hostForUrl}:${addr.port}`;

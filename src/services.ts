@@ -9,7 +9,11 @@ import { stopPreviousIfDue } from './bluegreen/operations/stop-previous.js';
 import type { Config, Secrets } from './config.js';
 import { createDockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
+import { ReadCoalescer } from './ops/coalesce.js';
 import type { Logger } from './log.js';
+import { createNotifier } from './notify/index.js';
+import { OperationEventHub } from './ops/events.js';
+import { colorContainerName, LABEL_VERSION } from './ops/status.js';
 import type { Services } from './ops/services.js';
 import { createNasPool } from './ssh/index.js';
 
@@ -35,7 +39,20 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
   const pool = createNasPool(config, secrets, log.child({ component: 'ssh' }));
   const docker = createDockerEngine(pool, config);
   const jobs = new JobRegistry();
-  const services: Services = { config, pool, docker, log, jobs };
+  // Observers of write operations: webhooks here; each server instance's metrics subscribe on their own.
+  const events = new OperationEventHub(log.child({ component: 'events' }));
+  const notifier = createNotifier(config, secrets, log.child({ component: 'notify' }), {
+    versionOf: async (color) => {
+      const info = await docker.inspect(colorContainerName(config.app.name, color === 'green' ? 'green' : 'blue'), AbortSignal.timeout(5_000));
+      return info?.labels[LABEL_VERSION] ?? null;
+    },
+  });
+  if (notifier) events.subscribe(notifier.listener);
+  // A status read that began before an operation's step is not shared with callers after it.
+  const reads = new ReadCoalescer();
+  const invalidate = () => reads.invalidate();
+  events.subscribe({ started: invalidate, phase: invalidate, finished: invalidate });
+  const services: Services = { config, pool, docker, log, jobs, events, reads };
   let watch: PreviousColorWatch | undefined;
   if (opts.watchPreviousColor ?? true) {
     watch = new PreviousColorWatch(
@@ -62,6 +79,8 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
       // finishing it is better: give running jobs a bounded time first.
       await jobs.drain(20_000);
       await watch?.close();
+      // Tell the owner how those ended (bounded: a dead receiver does not hold the shutdown).
+      await notifier?.drain(10_000);
       docker.close();
       await pool.close();
     },

@@ -4,26 +4,35 @@
  * /register, /revoke, RFC 9728 metadata at
  * /.well-known/oauth-protected-resource/mcp) plus the same protected-resource
  * document at /.well-known/oauth-protected-resource, and our consent form.
+ *
+ * In front of the SDK's handlers: our authorization server metadata (adds
+ * Client ID Metadata Document support and RFC 9207 `iss`), the /authorize
+ * request check (error pages instead of redirects), the client secret check
+ * of /token and /revoke (stored digests), and an 8 KiB cap on /register.
  */
 import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
-import { mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
-import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { createOAuthMetadata, mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import type { OAuthMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import express, { type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import { RedirectHostAllowlist } from './allowlist.js';
+import { ClientMetadataDocuments, type ResolvedAddress } from './metadataDocument.js';
 import { PassphraseHash } from './passphrase.js';
 import { LoopOpsOAuthProvider, SCOPES_SUPPORTED } from './provider.js';
 import { OAuthStateStore } from './store.js';
-import type { ThrottleOptions } from './throttle.js';
+import type { GateOptions } from './throttle.js';
 
 export { LoopOpsOAuthProvider, SCOPES_SUPPORTED } from './provider.js';
 
 export interface OAuthRuntimeOptions {
   /** Clock (tests). */
   now?: () => number;
-  throttle?: ThrottleOptions;
+  throttle?: GateOptions;
   /** Pass-through to the SDK handlers' express-rate-limit (false disables; tests). */
   rateLimit?: false;
+  /** Client ID Metadata Documents: accept loopback URLs, substitute DNS (tests only). */
+  metadataDocuments?: { allowLoopback?: boolean; resolve?: (hostname: string) => Promise<ResolvedAddress[]>; timeoutMs?: number };
 }
 
 export interface OAuthSetup {
@@ -47,7 +56,18 @@ export function setupOAuth(
   const base = new URL(oauth.publicBaseUrl);
   const store = OAuthStateStore.open(oauth.stateFile, opts.now);
   store.save(); // fail early (permissions) and create the file 0600
+  const allowlist = new RedirectHostAllowlist(oauth.allowedRedirectHosts);
+  const md = opts.metadataDocuments ?? {};
+  const documents = new ClientMetadataDocuments({
+    allowlist,
+    ...(md.allowLoopback ? { allowLoopback: true } : {}),
+    ...(md.resolve ? { resolve: md.resolve } : {}),
+    ...(md.timeoutMs ? { timeoutMs: md.timeoutMs } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   const provider = new LoopOpsOAuthProvider({
+    allowlist,
+    documents,
     store,
     passphrase: PassphraseHash.createSync(adminPassphrase),
     publicBaseUrl: base,
@@ -59,12 +79,20 @@ export function setupOAuth(
   });
   const resource = new URL('/mcp', base);
   const rl = opts.rateLimit === false ? { rateLimit: false as const } : {};
-  const sdkRouter = mcpAuthRouter({
+  const routerOptions = {
     provider,
     issuerUrl: base,
     resourceServerUrl: resource,
     scopesSupported: SCOPES_SUPPORTED,
     resourceName: 'Loop Ops (loop-api on the NAS)',
+  };
+  const asMetadata: OAuthMetadata & { authorization_response_iss_parameter_supported: boolean } = {
+    ...createOAuthMetadata(routerOptions),
+    client_id_metadata_document_supported: true,
+    authorization_response_iss_parameter_supported: true,
+  };
+  const sdkRouter = mcpAuthRouter({
+    ...routerOptions,
     authorizationOptions: rl,
     tokenOptions: rl,
     revocationOptions: rl,
@@ -80,6 +108,10 @@ export function setupOAuth(
   const prmHandler = metadataHandler(prm);
   const router = express.Router();
   router.use(provider.consentHandler());
+  router.use('/.well-known/oauth-authorization-server', metadataHandler(asMetadata));
+  router.use('/authorize', provider.authorizeRequestCheck());
+  router.use(['/token', '/revoke'], provider.clientAuthentication());
+  router.use('/register', express.json({ limit: '8kb' }));
   // RFC 9728 root variant (the SDK serves the path-specific /mcp one).
   router.use('/.well-known/oauth-protected-resource', (req, res, next) => {
     if (req.path !== '/' && req.path !== '') return next();

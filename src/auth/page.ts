@@ -16,8 +16,6 @@ export interface ConsentView {
   redirectUri: string;
   pendingId: string;
   csrf: string;
-  /** Pre-select full access (the client asked for ops:write). */
-  preselectWrite: boolean;
   resource: string;
   error?: string;
 }
@@ -70,12 +68,13 @@ ${v.error ? `<p class="err" role="alert">${escapeHtml(v.error)}</p>` : ''}
 <input type="hidden" name="pending" value="${escapeHtml(v.pendingId)}">
 <input type="hidden" name="csrf" value="${escapeHtml(v.csrf)}">
 <fieldset><legend>Access</legend>
-<label class="opt"><input type="radio" name="access" value="read"${v.preselectWrite ? '' : ' checked'}> Read-only: status, logs, health (<code>ops:read</code>)</label>
-<label class="opt"><input type="radio" name="access" value="write"${v.preselectWrite ? ' checked' : ''}> Full: also restart, deploy, rollback, stop (<code>ops:write</code>)</label>
+<p class="note">Read-only is selected whatever the application asks for: choose Full only if you mean it.</p>
+<label class="opt"><input type="radio" name="access" value="read" checked> Read-only: status, logs, health (<code>ops:read</code>)</label>
+<label class="opt"><input type="radio" name="access" value="write"> Full: also restart, deploy, rollback, stop (<code>ops:write</code>)</label>
 </fieldset>
 <label class="pw" for="passphrase">Admin passphrase</label>
 <input type="password" id="passphrase" name="passphrase" required autofocus>
-<p class="note">Only approve if you started this connection yourself. You can revoke it later from the application.</p>
+<p class="note">Only approve if you started this connection yourself. You can revoke it later: <code>loop-ops-mcp oauth-clients revoke</code>.</p>
 <div class="buttons"><button class="primary" type="submit" name="action" value="approve">Allow</button>
 <button type="submit" name="action" value="deny" formnovalidate>Deny</button></div>
 </form>`;

@@ -1,8 +1,10 @@
 /**
  * loop-ops-mcp's own OAuth 2.1 authorization server (an `OAuthServerProvider`
- * for the SDK's `mcpAuthRouter`): dynamic client registration, authorization
- * code + PKCE S256 (the router checks the verifier), a consent page guarded by
- * the admin passphrase, rotating refresh tokens, revocation.
+ * for the SDK's `mcpAuthRouter`): dynamic client registration restricted to
+ * allowed redirect hosts, Client ID Metadata Documents, authorization code +
+ * PKCE S256 (the router checks the verifier), a consent page guarded by the
+ * admin passphrase (read-only preselected), rotating refresh tokens,
+ * revocation, `iss` in every authorization response (RFC 9207).
  *
  * Scopes: `ops:read`, `ops:write` (implies ops:read), `offline_access`
  * (refresh tokens are always issued; the scope is accepted and echoed).
@@ -19,13 +21,16 @@ import {
 import type { AuthorizationParams, OAuthServerProvider } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { OAuthClientInformationFull, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { redirectUriMatches } from '@modelcontextprotocol/sdk/server/auth/handlers/authorize.js';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../log.js';
 import { SCOPE_READ, SCOPE_WRITE } from '../tools/guard.js';
+import { MAX_REDIRECT_URI_LENGTH, type RedirectHostAllowlist } from './allowlist.js';
+import { ClientMetadataDocuments, isUrlClientId, MAX_CLIENT_NAME_LENGTH, MAX_REDIRECT_URIS, MetadataDocumentError } from './metadataDocument.js';
 import { renderConsent, renderMessage, sendHtml } from './page.js';
 import type { PassphraseHash } from './passphrase.js';
-import { newSecret, sha256hex, type CodeRecord, type Grant, type OAuthStateStore } from './store.js';
-import { FailureThrottle, type ThrottleOptions } from './throttle.js';
+import { newSecret, secretMatches, sha256hex, type CodeRecord, type Grant, type OAuthStateStore, type StoredClient } from './store.js';
+import { PassphraseGate, type GateOptions } from './throttle.js';
 
 export const SCOPE_OFFLINE = 'offline_access';
 export const SCOPES_SUPPORTED = [SCOPE_READ, SCOPE_WRITE, SCOPE_OFFLINE];
@@ -35,7 +40,6 @@ const CODE_TTL_MS = 5 * 60_000;
 const PENDING_TTL_MS = 10 * 60_000;
 const MAX_PENDING = 1_000;
 const MAX_ROTATED_KEPT = 20;
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface ProviderOptions {
   store: OAuthStateStore;
@@ -45,8 +49,10 @@ export interface ProviderOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
   log: Logger;
+  allowlist: RedirectHostAllowlist;
+  documents: ClientMetadataDocuments;
   now?: () => number;
-  throttle?: ThrottleOptions;
+  throttle?: GateOptions;
   /** Registered clients kept at most; the oldest unused one is dropped to make room. */
   maxClients?: number;
 }
@@ -60,6 +66,8 @@ interface Pending {
   resource: string;
   csrf: string;
   expiresAt: number;
+  /** The client as shown on the consent page (a document's client is not stored before consent). */
+  client: StoredClient;
 }
 
 /** Consent form body (urlencoded). */
@@ -90,58 +98,154 @@ export function scopesFor(access: 'read' | 'write', requested: string[]): string
   return s;
 }
 
+/** RFC 7591 fields a registration may carry that this server keeps or checks. */
+interface RegistrationRequest {
+  client_id?: string;
+  client_secret?: string;
+  client_id_issued_at?: number;
+  client_name?: string;
+  redirect_uris?: string[];
+  grant_types?: string[];
+  response_types?: string[];
+  token_endpoint_auth_method?: string;
+}
+
+/** Why consent was refused at the gate, in the owner's words. */
+const GATE_MESSAGES = {
+  'in-flight': 'A passphrase from this address is being checked already. Wait a moment and try again.',
+  'back-off': 'Too many wrong passphrases. Wait {s} s before trying again.',
+  budget: 'Too many wrong passphrases recently, from all addresses together. Consent is paused for {s} s.',
+  busy: 'The server is checking other passphrases. Try again in a moment.',
+} as const;
+
 export class LoopOpsOAuthProvider implements OAuthServerProvider {
   readonly resourceUrl: string;
+  /** The issuer as metadata states it (RFC 9207 `iss`). */
+  readonly issuer: string;
   private readonly pending = new Map<string, Pending>();
-  private readonly throttle: FailureThrottle;
+  private readonly gate: PassphraseGate;
   private readonly now: () => number;
   private readonly log: Logger;
   readonly clientsStore: OAuthRegisteredClientsStore;
+  /**
+   * What `getClient` reports as a confidential client's secret: random per
+   * process, never stored or sent. The SDK compares the presented secret
+   * with it by `!==`; {@link clientAuthentication} checks the real one
+   * (against its stored digest, constant time) and only then substitutes
+   * this value. A request that skipped that check cannot know it.
+   */
+  private readonly secretStandIn = randomBytes(32).toString('base64url');
+  /** Passphrases actually checked with scrypt (tests, logs). */
+  passphraseChecks = 0;
 
   constructor(private readonly opts: ProviderOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     this.resourceUrl = new URL('/mcp', opts.publicBaseUrl).href;
-    this.throttle = new FailureThrottle({ now: this.now, ...opts.throttle });
+    this.issuer = opts.publicBaseUrl.href;
+    this.gate = new PassphraseGate({ now: this.now, ...opts.throttle });
     const store = opts.store;
     const maxClients = opts.maxClients ?? 200;
     this.clientsStore = {
-      getClient: (id) => store.clients.get(id),
+      getClient: async (id) => {
+        const c = await this.findClient(id);
+        return c ? this.sdkView(c) : undefined;
+      },
       registerClient: (client) => {
-        const full = this.checkRegistration(client as OAuthClientInformationFull);
-        if (store.clients.size >= maxClients) {
-          const unused = [...store.clients.values()]
-            .filter((c) => !store.grantIsUsed(c.client_id))
-            .sort((a, b) => (a.client_id_issued_at ?? 0) - (b.client_id_issued_at ?? 0))[0];
-          if (!unused) throw new InvalidClientMetadataError('too many registered clients');
-          store.removeClient(unused.client_id);
-        }
-        store.clients.set(full.client_id, full);
+        store.syncFromDisk();
+        const { stored, response } = this.checkRegistration(client as RegistrationRequest);
+        this.makeRoom(maxClients);
+        store.clients.set(stored.client_id, stored);
         store.save();
-        this.log.info(
-          { client_id: full.client_id, client_name: full.client_name, redirect_uris: full.redirect_uris },
-          'OAuth client registered',
-        );
-        return full;
+        this.log.info({ client_id: stored.client_id, client_name: stored.client_name, redirect_uris: stored.redirect_uris }, 'OAuth client registered');
+        return response;
       },
     };
   }
 
-  private checkRegistration(client: OAuthClientInformationFull): OAuthClientInformationFull {
+  private makeRoom(maxClients: number): void {
+    const store = this.opts.store;
+    if (store.clients.size < maxClients) return;
+    const unused = [...store.clients.values()]
+      .filter((c) => !store.grantIsUsed(c.client_id))
+      .sort((a, b) => a.client_id_issued_at - b.client_id_issued_at)[0];
+    if (!unused) throw new InvalidClientMetadataError('too many registered clients');
+    store.removeClient(unused.client_id);
+  }
+
+  /** A registered client, or the client a metadata document URL describes (undefined if neither). */
+  async findClient(id: string): Promise<StoredClient | undefined> {
+    try {
+      return await this.resolveClient(id);
+    } catch (e) {
+      if (e instanceof MetadataDocumentError) return undefined;
+      throw e;
+    }
+  }
+
+  /** Like findClient, but says why a metadata document was refused (MetadataDocumentError). */
+  async resolveClient(id: string): Promise<StoredClient | undefined> {
+    if (typeof id !== 'string' || !id || id.length > 1_000) return undefined;
+    if (isUrlClientId(id)) return this.opts.documents.resolve(id);
+    this.opts.store.syncFromDisk();
+    return this.opts.store.clients.get(id);
+  }
+
+  /** The SDK's view of a client (see secretStandIn). */
+  private sdkView(c: StoredClient): OAuthClientInformationFull {
+    return {
+      client_id: c.client_id,
+      redirect_uris: c.redirect_uris,
+      ...(c.client_name !== undefined ? { client_name: c.client_name } : {}),
+      token_endpoint_auth_method: c.token_endpoint_auth_method,
+      client_id_issued_at: c.client_id_issued_at,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      ...(c.client_secret_sha256 ? { client_secret: this.secretStandIn } : {}),
+    };
+  }
+
+  /**
+   * In front of the SDK's /token and /revoke: a confidential client's secret
+   * is checked against its stored sha256 in constant time; a wrong or
+   * missing one is refused here, a right one replaced by the stand-in the
+   * SDK expects.
+   */
+  clientAuthentication(): RequestHandler {
+    const parse = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+    return (req, res, next) => {
+      if (req.method !== 'POST') return next();
+      parse(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const id = body.client_id;
+        if (typeof id !== 'string' || isUrlClientId(id)) return next();
+        this.opts.store.syncFromDisk();
+        const c = this.opts.store.clients.get(id);
+        if (!c?.client_secret_sha256) return next();
+        const presented = body.client_secret;
+        if (typeof presented !== 'string' || !secretMatches(presented, c.client_secret_sha256)) {
+          res.set('Cache-Control', 'no-store');
+          res.status(400).json({ error: 'invalid_client', error_description: presented === undefined ? 'Client secret is required' : 'Invalid client_secret' });
+          return;
+        }
+        body.client_secret = this.secretStandIn;
+        next();
+      });
+    };
+  }
+
+  private checkRegistration(client: RegistrationRequest): { stored: StoredClient; response: OAuthClientInformationFull } {
     if (!client.client_id) throw new InvalidClientMetadataError('client_id generation is required');
     const uris = client.redirect_uris ?? [];
-    if (!uris.length || uris.length > 10) throw new InvalidClientMetadataError('1 to 10 redirect_uris are required');
+    if (!uris.length || uris.length > MAX_REDIRECT_URIS) throw new InvalidClientMetadataError(`1 to ${MAX_REDIRECT_URIS} redirect_uris are required`);
     for (const u of uris) {
-      let url: URL;
-      try {
-        url = new URL(u);
-      } catch {
-        throw new InvalidClientMetadataError(`invalid redirect_uri: ${u}`);
-      }
-      const ok = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-      if (!ok) throw new InvalidClientMetadataError('redirect_uris must be https (or http on localhost)');
-      if (url.hash || url.username || url.password) throw new InvalidClientMetadataError('redirect_uris must not carry a fragment or credentials');
-      if (u.length > 2_000) throw new InvalidClientMetadataError('redirect_uri too long');
+      const why = this.opts.allowlist.redirectUriProblem(u);
+      if (why) throw new InvalidClientMetadataError(why);
+    }
+    const name = client.client_name;
+    if (name !== undefined && name.length > MAX_CLIENT_NAME_LENGTH) {
+      throw new InvalidClientMetadataError(`client_name longer than ${MAX_CLIENT_NAME_LENGTH} characters`);
     }
     const grants = client.grant_types ?? ['authorization_code', 'refresh_token'];
     if (grants.some((g) => g !== 'authorization_code' && g !== 'refresh_token')) {
@@ -154,29 +258,111 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
     if (method !== 'none' && method !== 'client_secret_post') {
       throw new InvalidClientMetadataError('token_endpoint_auth_method must be "none" or "client_secret_post"');
     }
-    return {
-      ...client,
-      ...(client.client_name !== undefined ? { client_name: client.client_name.slice(0, 100) } : {}),
-      grant_types: grants,
+    const secret = method === 'client_secret_post' ? client.client_secret : undefined;
+    if (method === 'client_secret_post' && !secret) throw new InvalidClientMetadataError('a client secret could not be issued');
+    const stored: StoredClient = {
+      client_id: client.client_id,
+      ...(name ? { client_name: name } : {}),
+      redirect_uris: [...uris],
+      token_endpoint_auth_method: method,
+      ...(secret ? { client_secret_sha256: sha256hex(secret) } : {}),
+      client_id_issued_at: client.client_id_issued_at ?? Math.floor(this.now() / 1000),
+    };
+    // The answer carries the secret, once; the state file only its digest.
+    const response: OAuthClientInformationFull = {
+      client_id: stored.client_id,
+      client_id_issued_at: stored.client_id_issued_at,
+      ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+      ...(name ? { client_name: name } : {}),
+      redirect_uris: stored.redirect_uris,
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: method,
     };
+    return { stored, response };
+  }
+
+  private resourceProblem(resource: URL | string | undefined): InvalidTargetError | null {
+    if (resource === undefined) return null;
+    if (stripSlash(String(resource)) !== stripSlash(this.resourceUrl)) {
+      return new InvalidTargetError(`unknown resource; this server is ${this.resourceUrl}`);
+    }
+    return null;
   }
 
   private checkResource(resource: URL | string | undefined): void {
-    if (resource === undefined) return;
-    if (stripSlash(String(resource)) !== stripSlash(this.resourceUrl)) {
-      throw new InvalidTargetError(`unknown resource; this server is ${this.resourceUrl}`);
+    const e = this.resourceProblem(resource);
+    if (e) throw e;
+  }
+
+  /**
+   * In front of the SDK's /authorize: anything wrong with the request that
+   * the SDK would answer with a redirect (unsupported response_type, missing
+   * PKCE…) or with bare JSON (unknown client, unregistered redirect URI,
+   * refused metadata document) gets an error page here instead. Only a
+   * valid request for a known client and one of its redirect URIs goes on.
+   */
+  authorizeRequestCheck(): RequestHandler {
+    const parse = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 30 });
+    return (req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'POST') return next();
+      parse(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        const q = (req.method === 'POST' ? req.body : req.query) as Record<string, unknown>;
+        this.authorizeProblem(q).then(
+          (problem) => {
+            if (!problem) return next();
+            this.log.info({ client_id: typeof q.client_id === 'string' ? q.client_id.slice(0, 200) : undefined, problem }, 'authorization request refused');
+            res.set('Cache-Control', 'no-store');
+            sendHtml(res, 400, (n) => renderMessage('Authorization request refused', problem, n));
+          },
+          (e: unknown) => next(e),
+        );
+      });
+    };
+  }
+
+  private async authorizeProblem(q: Record<string, unknown>): Promise<string | null> {
+    const clientId = q.client_id;
+    if (typeof clientId !== 'string' || !clientId) return 'The request names no client (client_id).';
+    let client: StoredClient | undefined;
+    try {
+      client = await this.resolveClient(clientId);
+    } catch (e) {
+      if (e instanceof MetadataDocumentError) return `The client's metadata document was refused: ${e.message}.`;
+      throw e;
     }
+    if (!client) return 'Unknown client: it is not registered here (it may have been revoked). Start the connection again from your application.';
+    const redirect = q.redirect_uri;
+    if (redirect !== undefined) {
+      if (typeof redirect !== 'string' || redirect.length > MAX_REDIRECT_URI_LENGTH) return 'Invalid redirect_uri.';
+      if (!client.redirect_uris.some((r) => redirectUriMatches(redirect, r))) {
+        return `The redirect_uri is not one this client ${client.metadataDocument ? 'lists in its metadata document' : 'registered'}.`;
+      }
+    } else if (client.redirect_uris.length !== 1) return 'redirect_uri is required (the client has several).';
+    if (q.response_type !== 'code') return 'Unsupported response_type: only "code" is supported.';
+    if (typeof q.code_challenge !== 'string' || !/^[A-Za-z0-9._~-]{43,128}$/.test(q.code_challenge)) {
+      return 'A PKCE code_challenge (43 to 128 characters) is required.';
+    }
+    if (q.code_challenge_method !== 'S256') return 'code_challenge_method must be S256.';
+    for (const k of ['scope', 'state', 'resource'] as const) {
+      if (q[k] !== undefined && (typeof q[k] !== 'string' || q[k].length > 2_000)) return `Invalid ${k}.`;
+    }
+    if (typeof q.resource === 'string' && !URL.canParse(q.resource)) return 'resource must be a URL.';
+    return null;
   }
 
   // --- authorization endpoint: render the consent page -------------------
 
   async authorize(client: OAuthClientInformationFull, params: AuthorizationParams, res: Response): Promise<void> {
-    this.checkResource(params.resource);
     const t = this.now();
     for (const [k, p] of this.pending) if (p.expiresAt <= t) this.pending.delete(k);
     while (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
+    const stored = await this.findClient(client.client_id);
+    if (!stored) {
+      sendHtml(res, 400, (n) => renderMessage('Unknown application', 'This application is not registered here. Start again.', n));
+      return;
+    }
     const requested = params.scopes ?? [];
     const unknown = requested.filter((s) => !SCOPES_SUPPORTED.includes(s));
     if (unknown.length) this.log.debug({ client_id: client.client_id, unknown }, 'ignoring unknown requested scopes');
@@ -190,24 +376,27 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
       resource: this.resourceUrl,
       csrf: randomBytes(24).toString('base64url'),
       expiresAt: t + PENDING_TTL_MS,
+      client: stored,
     };
+    // Errors after the redirect URI is known go back to the client, with iss.
+    const bad = this.resourceProblem(params.resource);
+    if (bad) return this.redirectWith(res, p, { error: bad.errorCode, error_description: bad.message });
     this.pending.set(id, p);
-    this.renderConsentPage(res, 200, id, p, client);
+    this.renderConsentPage(res, 200, id, p);
   }
 
-  private renderConsentPage(res: Response, status: number, id: string, p: Pending, client: OAuthClientInformationFull | undefined, error?: string): void {
+  private renderConsentPage(res: Response, status: number, id: string, p: Pending, error?: string): void {
     sendHtml(
       res,
       status,
       (nonce) =>
         renderConsent(
           {
-            clientName: client?.client_name || '(unnamed application)',
+            clientName: p.client.client_name || '(unnamed application)',
             clientId: p.clientId,
             redirectUri: p.redirectUri,
             pendingId: id,
             csrf: p.csrf,
-            preselectWrite: p.requestedScopes.includes(SCOPE_WRITE),
             resource: p.resource,
             ...(error ? { error } : {}),
           },
@@ -217,10 +406,11 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
     );
   }
 
-  private redirectWith(res: Response, p: Pending, params: Record<string, string>): void {
+  private redirectWith(res: Response, p: Pick<Pending, 'redirectUri' | 'state'>, params: Record<string, string>): void {
     const u = new URL(p.redirectUri);
     for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
     if (p.state !== undefined) u.searchParams.set('state', p.state);
+    u.searchParams.set('iss', this.issuer);
     res.set('Cache-Control', 'no-store').redirect(302, u.href);
   }
 
@@ -242,33 +432,45 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
         this.log.warn({ ip: req.ip, client_id: p.clientId }, 'consent form with a wrong CSRF token');
         return sendHtml(res, 403, (n) => renderMessage('Request refused', 'The form token does not match. Start the connection again.', n));
       }
-      const client = this.opts.store.clients.get(p.clientId);
+      const client = await this.findClient(p.clientId);
       if (!client) {
         this.pending.delete(id);
         return sendHtml(res, 400, (n) => renderMessage('Unknown application', 'This application is no longer registered. Start again.', n));
       }
+      p.client = client;
       if (str(body.action) === 'deny') {
         this.pending.delete(id);
         this.log.info({ client_id: p.clientId }, 'OAuth consent denied');
         return this.redirectWith(res, p, { error: 'access_denied', error_description: 'the owner denied access' });
       }
-      const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-      const wait = this.throttle.waitMs(ip);
-      if (wait > 0) {
-        const s = Math.ceil(wait / 1000);
-        res.set('Retry-After', String(s));
-        return this.renderConsentPage(res, 429, id, p, client, `Too many wrong passphrases. Wait ${s} s before trying again.`);
-      }
       const access = str(body.access);
       if (access !== 'read' && access !== 'write') {
-        return this.renderConsentPage(res, 400, id, p, client, 'Choose read-only or full access.');
+        return this.renderConsentPage(res, 400, id, p, 'Choose read-only or full access.');
       }
-      if (!(await this.opts.passphrase.verify(str(body.passphrase)))) {
-        const { failures, delayMs } = this.throttle.fail(ip);
-        this.log.warn({ ip, client_id: p.clientId, failures, delayMs }, 'wrong admin passphrase on the OAuth consent page');
-        return this.renderConsentPage(res, 401, id, p, client, 'Wrong passphrase.');
+      const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+      // Marked before the slow check, so concurrent attempts see this one.
+      const admission = this.gate.admit(ip);
+      if (!admission.ok) {
+        const s = Math.ceil(admission.retryAfterMs / 1000);
+        res.set('Retry-After', String(s));
+        if (admission.reason === 'budget') this.log.warn({ ip, client_id: p.clientId }, 'consent paused: global wrong-passphrase budget spent');
+        return this.renderConsentPage(res, 429, id, p, GATE_MESSAGES[admission.reason].replace('{s}', String(s)));
       }
-      this.throttle.succeed(ip);
+      let ok = false;
+      try {
+        this.passphraseChecks++;
+        ok = await this.opts.passphrase.verify(str(body.passphrase));
+      } finally {
+        admission.done(ok);
+      }
+      if (!ok) {
+        this.log.warn({ ip, client_id: p.clientId, failures: this.gate.failures(ip) }, 'wrong admin passphrase on the OAuth consent page');
+        return this.renderConsentPage(res, 401, id, p, 'Wrong passphrase.');
+      }
+      if (!this.pending.has(id)) {
+        // Approved twice at once: the first one won.
+        return sendHtml(res, 400, (n) => renderMessage('Authorization expired', 'This authorization request was already used. Start again.', n));
+      }
       this.pending.delete(id);
       const scopes = scopesFor(access, p.requestedScopes);
       const code = newSecret('ac');
@@ -280,8 +482,15 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
         redirectUri: p.redirectUri,
         expiresAt: this.now() + CODE_TTL_MS,
       };
-      this.opts.store.codes.set(sha256hex(code), rec);
-      this.opts.store.save();
+      const store = this.opts.store;
+      store.syncFromDisk();
+      // A metadata-document client is recorded at its first consent, so it can be listed and revoked.
+      if (client.metadataDocument) {
+        if (!store.clients.has(client.client_id)) this.makeRoom(this.opts.maxClients ?? 200);
+        store.clients.set(client.client_id, client);
+      }
+      store.codes.set(sha256hex(code), rec);
+      store.save();
       this.log.info({ client_id: p.clientId, client_name: client.client_name, scopes }, 'OAuth consent granted');
       return this.redirectWith(res, p, { code });
     });
@@ -291,6 +500,7 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
   // --- token endpoint -----------------------------------------------------
 
   private liveCode(client: OAuthClientInformationFull, code: string): { key: string; rec: CodeRecord & { grantId?: string } } {
+    this.opts.store.syncFromDisk();
     const key = sha256hex(code);
     const rec = this.opts.store.codes.get(key) as (CodeRecord & { grantId?: string }) | undefined;
     if (!rec || rec.expiresAt <= this.now() || rec.clientId !== client.client_id) {
@@ -353,6 +563,7 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
 
   async exchangeRefreshToken(client: OAuthClientInformationFull, refreshToken: string, scopes?: string[], resource?: URL): Promise<OAuthTokens> {
     const store = this.opts.store;
+    store.syncFromDisk();
     const key = sha256hex(refreshToken);
     const rec = store.refreshTokens.get(key);
     if (!rec) {
@@ -388,6 +599,7 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
 
   async verifyAccessToken(token: string): Promise<AuthInfo> {
     const store = this.opts.store;
+    store.syncFromDisk();
     const rec = store.accessTokens.get(sha256hex(token));
     const grant = rec ? store.grants.get(rec.grantId) : undefined;
     if (!rec || !grant || !store.clients.has(grant.clientId)) throw new InvalidTokenError('the token is not valid');
@@ -405,6 +617,7 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
 
   async revokeToken(client: OAuthClientInformationFull, request: OAuthTokenRevocationRequest): Promise<void> {
     const store = this.opts.store;
+    store.syncFromDisk();
     const key = sha256hex(request.token);
     const at = store.accessTokens.get(key);
     if (at && store.grants.get(at.grantId)?.clientId === client.client_id) {
@@ -423,6 +636,7 @@ export class LoopOpsOAuthProvider implements OAuthServerProvider {
 
   /** Operator action: forget a client and end all its access at once. */
   revokeClient(clientId: string): boolean {
+    this.opts.store.syncFromDisk();
     const had = this.opts.store.removeClient(clientId);
     this.opts.store.save();
     if (had) this.log.warn({ client_id: clientId }, 'OAuth client revoked');

@@ -154,6 +154,45 @@ export async function runOperation<P extends string, R>(
     lockText = await acquireLock(pool, stateDir, details);
   }
 
+  // Observers (metrics, webhooks) hear of the operation from here on; they only queue, never wait or throw.
+  const t0 = performance.now();
+  const events = svc.events;
+  events?.started({
+    operationId: id,
+    kind: o.kind,
+    app: config.app.name,
+    target: config.nas.host,
+    who: o.who.caller,
+    startedAt,
+    detail: { ...(o.facts?.fromColor ? { fromColor: o.facts.fromColor } : {}), ...(o.detail ?? {}) },
+  });
+  let told = false;
+  const tellFinished = (outcome: Outcome, message: string | null, facts: Partial<HistoryFacts> = {}) => {
+    if (told || !events) return;
+    told = true;
+    // A resumed operation (recover) counts from when it first started.
+    const resumedMs = interrupted ? Date.now() - Date.parse(startedAt) : NaN;
+    events.finished({
+      operationId: id,
+      kind: o.kind,
+      app: config.app.name,
+      target: config.nas.host,
+      who: o.who.caller,
+      outcome,
+      fromColor: null,
+      toColor: null,
+      image: null,
+      version: null,
+      commit: null,
+      ...o.facts,
+      ...facts,
+      message,
+      startedAt,
+      endedAt: nowIso(),
+      durationMs: Math.max(0, Math.round(Number.isFinite(resumedMs) ? resumedMs : performance.now() - t0)),
+    });
+  };
+
   // 2. journal (continued when resuming).
   const journal = interrupted
     ? Journal.resume(pool, stateDir, interrupted)
@@ -209,6 +248,7 @@ export async function runOperation<P extends string, R>(
       if (lost) throw lost;
       await journal.phase(name, detail);
       o.onPhase?.(name);
+      events?.phase({ operationId: id, kind: o.kind, phase: name, at: nowIso() });
     },
     async note(detail) {
       if (lost) throw lost;
@@ -218,7 +258,7 @@ export async function runOperation<P extends string, R>(
 
   const end = async (outcome: Outcome, phase: FinalPhase, message: string | null) => {
     await stopBeating();
-    if (lost) return;
+    if (lost) return tellFinished('failed', lost.message, op.facts);
     // Each step is attempted even if one fails: the lock must not outlive us.
     const errors: string[] = [];
     await journal.finish(phase, { outcome }).catch((e: Error) => errors.push(`journal: ${e.message}`));
@@ -228,6 +268,7 @@ export async function runOperation<P extends string, R>(
     if (!released) errors.push('lock: it was no longer ours at the release');
     if (errors.length) log.error({ operationId: id, errors }, 'could not record the end of an operation');
     o.onPhase?.(phase);
+    tellFinished(outcome, message, op.facts);
   };
 
   try {
@@ -237,6 +278,7 @@ export async function runOperation<P extends string, R>(
   } catch (e) {
     await stopBeating();
     await releaseLockIf(pool, stateDir, lockText).catch(() => {});
+    tellFinished('failed', (e as Error).message ?? String(e));
     throw e;
   }
 
@@ -248,6 +290,7 @@ export async function runOperation<P extends string, R>(
   } catch (e) {
     if (lost) {
       await stopBeating();
+      tellFinished('failed', lost.message, op.facts);
       throw lost;
     }
     if (e instanceof OperationError) {

@@ -217,9 +217,22 @@ export interface ParsedHuman {
   args: Record<string, unknown>;
 }
 
-/** Parses and validates a verb's command line (no I/O). Throws HumanUsageError. */
-export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
-  const spec = SPECS[verb];
+/** Options every CLI verb takes besides its own. */
+export interface CommonFlags {
+  config?: string;
+  json: boolean;
+  verbose: boolean;
+  help: boolean;
+}
+
+/**
+ * Splits a verb's command line: its own options plus --config/--json/
+ * --verbose/--help (strict: unknown flags are usage errors). Throws HumanUsageError.
+ */
+export function parseVerbArgs(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: Values; positionals: string[]; common: CommonFlags } {
   let values: Values;
   let positionals: string[];
   try {
@@ -228,7 +241,7 @@ export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
       allowPositionals: true,
       strict: true,
       options: {
-        ...spec.options,
+        ...options,
         config: { type: 'string', short: 'c' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -238,13 +251,20 @@ export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
   } catch (e) {
     throw new HumanUsageError((e as Error).message);
   }
-  const common = {
-    verb,
+  const common: CommonFlags = {
     config: (values.config as string | undefined) ?? (process.env.LOOP_OPS_CONFIG || undefined),
     json: values.json === true,
     verbose: values.verbose === true,
     help: values.help === true,
   };
+  return { values, positionals, common };
+}
+
+/** Parses and validates a verb's command line (no I/O). Throws HumanUsageError. */
+export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
+  const spec = SPECS[verb];
+  const { values, positionals, common: flags } = parseVerbArgs(argv, spec.options);
+  const common = { verb, ...flags };
   if (common.help) return { ...common, args: {} };
   if (positionals.length > spec.positionals) throw new HumanUsageError(`unexpected argument for ${verb}: ${positionals[spec.positionals]}`);
   const raw = spec.args(values, positionals);

@@ -42,6 +42,21 @@ export interface BearerAuthOptions {
   token: string | undefined;
   /** OAuth on: tokens that are not the static one are checked by the authorization server's store. */
   oauth?: OAuthVerification;
+  /**
+   * Called instead of answering 401 at once (the pre-auth rate limit counts
+   * the failure and may answer 429); `refuse()` sends the 401.
+   */
+  onFailure?: (req: Request, res: Response, next: NextFunction, refuse: () => void) => void;
+}
+
+type Refuse = (req: Request, res: Response, next: NextFunction, invalid: boolean, description: string) => void;
+
+function refuser(opts: BearerAuthOptions, resourceMetadataUrl?: string): Refuse {
+  return (req, res, next, invalid, description) => {
+    const refuse = () => unauthorized(res, invalid, description, resourceMetadataUrl);
+    if (opts.onFailure) opts.onFailure(req, res, next, refuse);
+    else refuse();
+  };
 }
 
 function unauthorized(res: Response, invalid: boolean, description: string, resourceMetadataUrl?: string): void {
@@ -56,7 +71,8 @@ function unauthorized(res: Response, invalid: boolean, description: string, reso
 
 export function bearerAuth(opts: BearerAuthOptions): RequestHandler {
   const token = opts.token;
-  if (opts.oauth) return combinedAuth(token, opts.oauth);
+  if (opts.oauth) return combinedAuth(token, opts.oauth, refuser(opts, opts.oauth.resourceMetadataUrl));
+  const fail = refuser(opts);
   if (!token) {
     const anonymous: AuthInfo = { token: '', clientId: 'anonymous', scopes: [...ALL_SCOPES] };
     return (req: AuthedRequest, _res, next) => {
@@ -73,11 +89,11 @@ export function bearerAuth(opts: BearerAuthOptions): RequestHandler {
   };
   return (req: AuthedRequest, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
-    if (!header) return unauthorized(res, false, 'missing bearer token');
+    if (!header) return fail(req, res, next, false, 'missing bearer token');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) return unauthorized(res, false, 'expected Authorization: Bearer <token>');
+    if (!m) return fail(req, res, next, false, 'expected Authorization: Bearer <token>');
     const given = sha256(m[1]!);
-    if (!timingSafeEqual(given, expected)) return unauthorized(res, true, 'the token is not valid');
+    if (!timingSafeEqual(given, expected)) return fail(req, res, next, true, 'the token is not valid');
     req.auth = info;
     next();
   };
@@ -91,17 +107,16 @@ const sameResource = (a: string, b: string) => a.replace(/\/+$/, '') === b.repla
  * granted scopes and `oauth:<client_id>`. Every 401 names the protected
  * resource metadata (RFC 9728) so clients can discover the authorization server.
  */
-function combinedAuth(token: string | undefined, oauth: OAuthVerification): RequestHandler {
+function combinedAuth(token: string | undefined, oauth: OAuthVerification, fail: Refuse): RequestHandler {
   const expected = token ? sha256(token) : undefined;
   const staticInfo: AuthInfo | undefined = token
     ? { token: tokenFingerprint(token), clientId: `token:${tokenFingerprint(token)}`, scopes: [...ALL_SCOPES] }
     : undefined;
-  const prm = oauth.resourceMetadataUrl;
   return async (req: AuthedRequest, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
-    if (!header) return unauthorized(res, false, 'missing bearer token', prm);
+    if (!header) return fail(req, res, next, false, 'missing bearer token');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) return unauthorized(res, false, 'expected Authorization: Bearer <token>', prm);
+    if (!m) return fail(req, res, next, false, 'expected Authorization: Bearer <token>');
     const given = m[1]!;
     if (expected && staticInfo && timingSafeEqual(sha256(given), expected)) {
       req.auth = staticInfo;
@@ -111,11 +126,11 @@ function combinedAuth(token: string | undefined, oauth: OAuthVerification): Requ
     try {
       info = await oauth.verifier.verifyAccessToken(given);
     } catch (e) {
-      if (e instanceof InvalidTokenError) return unauthorized(res, true, e.message, prm);
+      if (e instanceof InvalidTokenError) return fail(req, res, next, true, e.message);
       return next(e);
     }
     if (!info.resource || !sameResource(info.resource.href, oauth.resource)) {
-      return unauthorized(res, true, 'the token was not issued for this resource', prm);
+      return fail(req, res, next, true, 'the token was not issued for this resource');
     }
     req.auth = info;
     next();

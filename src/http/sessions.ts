@@ -3,7 +3,8 @@
  * (sharing a server across sessions breaks concurrent clients). Each session
  * is bound to the principal that opened it, is touched on every request, and
  * is closed after `idleTimeoutMs` without requests (never while a tool call
- * of it is still running).
+ * of it is still running). Open sessions are capped in total and per
+ * principal, so one client cannot take every slot.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -23,7 +24,10 @@ export interface Session {
 
 export interface SessionRegistryOptions {
   idleTimeoutMs: number;
+  /** All principals together. */
   maxSessions: number;
+  /** Per principal (default: maxSessions). */
+  maxPerPrincipal?: number;
   log: Logger;
   /** Tool calls of this session still in flight? Busy sessions do not expire. */
   busy(sessionId: string): boolean;
@@ -32,6 +36,9 @@ export interface SessionRegistryOptions {
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
+  /** Slots reserved by sessions being opened, per principal. */
+  private readonly pending = new Map<string, number>();
+  private pendingTotal = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
@@ -44,7 +51,38 @@ export class SessionRegistry {
   }
 
   get full(): boolean {
-    return this.sessions.size >= this.opts.maxSessions;
+    return this.sessions.size + this.pendingTotal >= this.opts.maxSessions;
+  }
+
+  /** Open sessions of `principal` (plus those being opened). */
+  countFor(principal: string): number {
+    let n = this.pending.get(principal) ?? 0;
+    for (const s of this.sessions.values()) if (s.principal === principal) n++;
+    return n;
+  }
+
+  /**
+   * Holds a slot for a session `principal` is opening (initialize can await
+   * before `add`, so concurrent opens must not all pass the check). Returns
+   * `release` (call it once, whether or not the session was added), or why not.
+   */
+  reserve(principal: string): { release: () => void } | { refused: 'server' | 'principal'; limit: number } {
+    if (this.full) return { refused: 'server', limit: this.opts.maxSessions };
+    const perPrincipal = this.opts.maxPerPrincipal ?? this.opts.maxSessions;
+    if (this.countFor(principal) >= perPrincipal) return { refused: 'principal', limit: perPrincipal };
+    this.pending.set(principal, (this.pending.get(principal) ?? 0) + 1);
+    this.pendingTotal++;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.pendingTotal--;
+        const n = (this.pending.get(principal) ?? 1) - 1;
+        if (n > 0) this.pending.set(principal, n);
+        else this.pending.delete(principal);
+      },
+    };
   }
 
   add(s: Omit<Session, 'createdAt' | 'lastSeen'>): Session {

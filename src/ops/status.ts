@@ -196,6 +196,15 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
   };
 }
 
+/**
+ * getStatus for callers that may arrive together (tools, resources, the
+ * dashboard): identical reads in flight share one trip to the NAS.
+ */
+export function readStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
+  const historyLimit = opts.historyLimit ?? 5;
+  return s.reads.run(`status:${historyLimit}`, (signal) => getStatus(s, { historyLimit, signal }), opts.signal);
+}
+
 /** A few lines an operator can read at a glance. */
 export function statusText(st: AppStatus): string {
   const line = (c: ContainerSummary | null, label: string) =>

@@ -156,6 +156,8 @@ export interface GuardRuntime {
   audit: AuditLog;
   calls: CallTracker;
   policy: PolicyOptions;
+  /** Told of every call once it ends (metrics): tool, outcome, milliseconds. */
+  onCall?: (tool: string, outcome: 'ok' | 'error' | 'denied', durationMs: number) => void;
 }
 
 function errorResult(text: string): CallToolResult {
@@ -196,7 +198,9 @@ export function guardTool(
     const started = performance.now();
     const caller = callerOf(extra);
     const log = rt.log.child({ tool: def.name, caller: caller.id, session: caller.sessionId, requestId: extra.requestId });
-    const audit = (outcome: 'ok' | 'error' | 'denied', error?: string, code?: string) =>
+    const audit = (outcome: 'ok' | 'error' | 'denied', error?: string, code?: string) => {
+      const durationMs = performance.now() - started;
+      rt.onCall?.(def.name, outcome, durationMs);
       rt.audit.record({
         ts: new Date().toISOString(),
         caller: caller.id,
@@ -208,8 +212,9 @@ export function guardTool(
         outcome,
         ...(error !== undefined ? { error } : {}),
         ...(code !== undefined ? { code } : {}),
-        durationMs: Math.round(performance.now() - started),
+        durationMs: Math.round(durationMs),
       });
+    };
 
     // 1. policy
     if (!rt.calls.isAccepting) {
@@ -256,7 +261,8 @@ export function guardTool(
       const structured = scrubDeep(parsed.data, rt.scrubber) as Record<string, unknown>;
       const text = scrub(typeof out.text === 'string' ? out.text : String(out.text));
       audit('ok');
-      return { content: [{ type: 'text', text }], structuredContent: structured };
+      const links = (out.links ?? []).map((l) => ({ type: 'resource_link' as const, ...l, name: scrub(l.name), ...(l.description ? { description: scrub(l.description) } : {}) }));
+      return { content: [{ type: 'text', text }, ...links], structuredContent: structured };
     } catch (e) {
       const expected = asExpectedError(e);
       if (expected) {

@@ -6,6 +6,7 @@
  * built on `Services`, then list it here.
  */
 import type { Services } from '../services.js';
+import { dashboardTool } from './dashboard.js';
 import { healthTool } from './health.js';
 import { logsTool } from './logs.js';
 import { statusTool } from './status.js';
@@ -14,6 +15,7 @@ import type { AnyToolDefinition } from './types.js';
 
 export const allTools: AnyToolDefinition<Services>[] = [
   statusTool,
+  dashboardTool,
   logsTool,
   healthTool,
   jobStatusTool,

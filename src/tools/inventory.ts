@@ -4,6 +4,7 @@
  * neither listed nor callable), builds each handler once from the services,
  * and registers the survivors on an `McpServer` through the guard.
  */
+import { registerAppTool } from '@modelcontextprotocol/ext-apps/server';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Extra, GuardRuntime } from './guard.js';
@@ -144,18 +145,18 @@ export class ToolInventory {
   /** Registers every exposed tool on `server`, each behind the guard. */
   registerOn(server: McpServer, rt: GuardRuntime, callerOf: (extra: Extra) => Caller): void {
     for (const { def, run } of this.entries) {
-      server.registerTool(
-        def.name,
-        {
-          title: def.title,
-          description: def.description,
-          // Strict: an unknown key (a model's typo) is an error the model can read, not silently dropped.
-          inputSchema: z.object(def.inputSchema).strict(),
-          outputSchema: z.object(def.outputSchema),
-          annotations: { title: def.title, ...def.annotations },
-        },
-        guardTool(def, run, rt, callerOf),
-      );
+      const config = {
+        title: def.title,
+        description: def.description,
+        // Strict: an unknown key (a model's typo) is an error the model can read, not silently dropped.
+        inputSchema: z.object(def.inputSchema).strict(),
+        outputSchema: z.object(def.outputSchema),
+        annotations: { title: def.title, ...def.annotations },
+      };
+      const callback = guardTool(def, run, rt, callerOf);
+      // registerAppTool writes `_meta.ui.resourceUri` (and the older flat key some hosts still read).
+      if (def.ui) registerAppTool(server, def.name, { ...config, _meta: { ui: { resourceUri: def.ui.resourceUri } } }, callback);
+      else server.registerTool(def.name, config, callback);
     }
   }
 }

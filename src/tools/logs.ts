@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { getLogs } from '../ops/logs.js';
+import { RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
 import { defineTool } from './types.js';
 
@@ -54,6 +55,9 @@ export const logsTool = defineTool({
     );
     const header = `${r.container}: ${r.returnedLines} line(s)${args.grep ? ` matching ${JSON.stringify(args.grep)} (of ${r.scannedLines} read)` : ''}${r.note ? `\nnote: ${r.note}` : ''}`;
     const body = r.lines.map((l) => (args.stream === 'both' && l.stream === 'stderr' ? `[err] ${l.text}` : l.text)).join('\n');
-    return { structured: r, text: `${header}\n${body}` };
+    // Cut by lines or bytes: the long tail is a resource the client can fetch.
+    const cut = r.truncated || (!args.grep && r.returnedLines >= args.lines);
+    const links = cut ? [{ uri: RESOURCE_URI.logs(r.container), name: `logs of ${r.container}`, description: 'The newest 5000 lines (≤ 1 MiB)', mimeType: 'text/plain' }] : [];
+    return { structured: r, text: `${header}\n${body}`, links };
   },
 });

@@ -1,8 +1,68 @@
 import { z } from 'zod';
-import { getStatus, statusText } from '../ops/status.js';
+import { readStatus, statusText } from '../ops/status.js';
+import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
 import { defineTool } from './types.js';
+
+/**
+ * What `status` returns as structuredContent (the dashboard returns it too;
+ * its view reads it). A factory, like schemas.ts: fresh zod instances per use.
+ */
+export const statusOutputShape = () => ({
+  app: z.string(),
+  liveColor: z.enum(['blue', 'green']).nullable().describe('The color nginx routes to, read from the upstream file on the NAS'),
+  upstream: z.object({ file: z.string(), servers: z.array(z.string()), deploymentId: z.string().nullable(), readable: z.boolean() }),
+  colors: z.object({ blue: containerSummarySchema().nullable(), green: containerSummarySchema().nullable() }),
+  siblings: z.array(containerSummarySchema()),
+  otherAppContainers: z.array(containerSummarySchema()),
+  lock: lockSchema(),
+  interruptedOperation: z
+    .object({
+      operationId: z.string(),
+      kind: z.string(),
+      phase: z.string(),
+      startedAt: z.string(),
+      updatedAt: z.string(),
+      finished: z.boolean(),
+      detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
+    })
+    .nullable(),
+  recentDeployments: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      fromColor: z.string().nullable(),
+      toColor: z.string().nullable(),
+      image: z.string().nullable(),
+      version: z.string().nullable(),
+      commit: z.string().nullable(),
+      who: z.string().nullable(),
+      startedAt: z.string(),
+      endedAt: z.string().nullable(),
+      outcome: z.string(),
+      message: z.string().nullable(),
+    }),
+  ),
+  retainedVersions: z
+    .array(
+      z.object({
+        image: z.string(),
+        imageId: z.string(),
+        version: z.string().nullable(),
+        commit: z.string().nullable(),
+        deploymentId: z.string().nullable(),
+        deployedAt: z.string().nullable(),
+      }),
+    )
+    .describe('Images kept on the NAS, newest first: rollback with `to` (a deploymentId, version or image) goes back to one of them'),
+  previousColorStop: z
+    .object({ container: z.string(), color: z.enum(['blue', 'green']), stopAt: z.string(), overdue: z.boolean() })
+    .nullable()
+    .describe('With deploy.keepPrevious set to minutes: when the previous color is stopped'),
+  warnings: z.array(z.string()),
+  checkedAt: z.string(),
+});
 
 export const statusTool = defineTool({
   name: 'status',
@@ -15,64 +75,15 @@ export const statusTool = defineTool({
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),
   },
-  outputSchema: {
-    app: z.string(),
-    liveColor: z.enum(['blue', 'green']).nullable().describe('The color nginx routes to, read from the upstream file on the NAS'),
-    upstream: z.object({ file: z.string(), servers: z.array(z.string()), deploymentId: z.string().nullable(), readable: z.boolean() }),
-    colors: z.object({ blue: containerSummarySchema().nullable(), green: containerSummarySchema().nullable() }),
-    siblings: z.array(containerSummarySchema()),
-    otherAppContainers: z.array(containerSummarySchema()),
-    lock: lockSchema(),
-    interruptedOperation: z
-      .object({
-        operationId: z.string(),
-        kind: z.string(),
-        phase: z.string(),
-        startedAt: z.string(),
-        updatedAt: z.string(),
-        finished: z.boolean(),
-        detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
-      })
-      .nullable(),
-    recentDeployments: z.array(
-      z.object({
-        id: z.string(),
-        kind: z.string(),
-        fromColor: z.string().nullable(),
-        toColor: z.string().nullable(),
-        image: z.string().nullable(),
-        version: z.string().nullable(),
-        commit: z.string().nullable(),
-        who: z.string().nullable(),
-        startedAt: z.string(),
-        endedAt: z.string().nullable(),
-        outcome: z.string(),
-        message: z.string().nullable(),
-      }),
-    ),
-    retainedVersions: z
-      .array(
-        z.object({
-          image: z.string(),
-          imageId: z.string(),
-          version: z.string().nullable(),
-          commit: z.string().nullable(),
-          deploymentId: z.string().nullable(),
-          deployedAt: z.string().nullable(),
-        }),
-      )
-      .describe('Images kept on the NAS, newest first: rollback with `to` (a deploymentId, version or image) goes back to one of them'),
-    previousColorStop: z
-      .object({ container: z.string(), color: z.enum(['blue', 'green']), stopAt: z.string(), overdue: z.boolean() })
-      .nullable()
-      .describe('With deploy.keepPrevious set to minutes: when the previous color is stopped'),
-    warnings: z.array(z.string()),
-    checkedAt: z.string(),
-  },
+  outputSchema: statusOutputShape(),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   access: 'read',
   handler: (svc: Services) => async (args, ctx) => {
-    const st = await getStatus(svc, { historyLimit: args.history, signal: ctx.signal });
-    return { structured: st, text: statusText(st) };
+    const st = await readStatus(svc, { historyLimit: args.history, signal: ctx.signal });
+    // Only a few deployments fit here; the full history is a resource.
+    const links = st.recentDeployments.length
+      ? [{ uri: RESOURCE_URI.history, name: 'deployment history', description: `Every recorded operation, newest first (at most ${HISTORY_RESOURCE_LIMIT})`, mimeType: 'text/plain' }]
+      : [];
+    return { structured: st, text: statusText(st), links };
   },
 });

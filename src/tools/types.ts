@@ -65,6 +65,15 @@ export interface ToolResult<O> {
   structured: O;
   /** What the model reads (`content[0].text`): a compact, useful summary. */
   text: string;
+  /** MCP resources holding the full picture when the answer was cut (sent as `resource_link` content after the text). */
+  links?: ResourceLinkSpec[];
+}
+
+export interface ResourceLinkSpec {
+  uri: string;
+  name: string;
+  description?: string;
+  mimeType?: string;
 }
 
 export type ToolHandler<I extends Shape, O extends Shape> = (
@@ -88,6 +97,11 @@ export interface ToolDefinition<Services = unknown, I extends Shape = Shape, O e
   access: ToolAccess;
   /** Built once per server from the services (SSH/Docker/…); returns the per-call function. */
   handler: (services: Services) => ToolHandler<I, O>;
+  /**
+   * MCP Apps: the `ui://` resource hosts that support apps (ChatGPT, Claude)
+   * render the result with; hosts without UI read `text` as usual.
+   */
+  ui?: { resourceUri: string };
 }
 
 /** A definition of any shape, for lists of tools. */

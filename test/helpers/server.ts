@@ -1,17 +1,19 @@
 /** The real server (real tools, real services) against the sandbox NAS, for integration tests and benchmarks. */
-import type { Config } from '../../src/config.js';
+import type { Config, Secrets } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
 import { createLogger, scrubberFor } from '../../src/log.js';
+import { metricSourcesOf } from '../../src/metrics/index.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
 import { createServices, type Services } from '../../src/services.js';
+import { allPrompts, allResources } from '../../src/resources/index.js';
 import { allTools } from '../../src/tools/index.js';
 import { sandboxConfig } from './nas.js';
 
 export const TEST_TOKEN = 'it-token-5f1d0c8e7b6a4938a1b2c3d4e5f60718';
 
-export async function sandboxDeps(adjust: (c: Config) => void = () => {}): Promise<Deps<Services>> {
+export async function sandboxDeps(adjust: (c: Config) => void = () => {}, extraSecrets: Partial<Secrets> = {}): Promise<Deps<Services>> {
   const { config, secrets: fileSecrets } = sandboxConfig();
-  const secrets = { ...fileSecrets, apiToken: TEST_TOKEN };
+  const secrets = { ...fileSecrets, apiToken: TEST_TOKEN, ...extraSecrets };
   config.server.port = 0; // ephemeral, tests only
   adjust(config);
   const log = createLogger({ level: process.env.LOOP_OPS_TEST_LOG ?? 'silent', pretty: false });
@@ -22,14 +24,17 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}): Promi
     log,
     scrubber: scrubberFor(secrets),
     tools: allTools,
+    resources: allResources,
+    prompts: allPrompts,
     services: bundle.services,
+    observe: metricSourcesOf(bundle.services),
     probeNas: bundle.probeNas,
     close: bundle.close,
   };
 }
 
-export async function startSandboxServer(adjust?: (c: Config) => void): Promise<RunningHttp & { deps: Deps<Services> }> {
-  const deps = await sandboxDeps(adjust);
+export async function startSandboxServer(adjust?: (c: Config) => void, extraSecrets?: Partial<Secrets>): Promise<RunningHttp & { deps: Deps<Services> }> {
+  const deps = await sandboxDeps(adjust, extraSecrets);
   const running = await startHttp(deps);
   return { ...running, deps };
 }

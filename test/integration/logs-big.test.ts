@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { JobRegistry } from '../../src/jobs.js';
 import { GREP_SCAN_LINES, getLogs, type LogsRequest } from '../../src/ops/logs.js';
 import type { Services } from '../../src/services.js';
+import { ReadCoalescer } from '../../src/ops/coalesce.js';
 import { sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 
@@ -24,7 +25,7 @@ describe.skipIf(!sandbox)(`logs on a ~160 MB container log${sandbox ? '' : ` (sk
     config.app.watch = [...config.app.watch, NAME];
     const pool = sandboxPool();
     const docker = sandboxDocker(pool);
-    svc = { config, pool, docker, log: createLogger({ level: 'silent', pretty: false }), jobs: new JobRegistry() };
+    svc = { config, pool, docker, log: createLogger({ level: 'silent', pretty: false }), jobs: new JobRegistry(), reads: new ReadCoalescer() };
     const d = config.docker.binary;
     await pool.run([d, 'rm', '-f', NAME], { sudo: true });
     const script = `seq 1 ${LINES} | sed "s/^/log line with some padding text to make it longer, number /"; sleep 1; echo FINAL-LINE-MARKER; sleep 3600`;

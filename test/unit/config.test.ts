@@ -183,3 +183,93 @@ describe('version retention settings', () => {
     expect(problemsOf(() => load('deploy:\n  retainImages: 1000\n')).join('\n')).toMatch(/deploy\.retainImages/);
   });
 });
+
+describe('HTTP limits and auth.trustProxy', () => {
+  const env = { LOOP_OPS_SUDO_PASSWORD: 'x' };
+  const load = (extra: string, more: Record<string, string> = {}) => loadConfig({ file: writeConfig(minimal + extra), env: { ...env, ...more } });
+
+  it('defaults: small pre-auth limit, per-principal limit, timeouts, connection and session caps', () => {
+    const { config } = load('');
+    expect(config.server).toMatchObject({
+      rateLimitPerMinute: 600,
+      preAuthRateLimitPerMinute: 60,
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 60_000,
+      maxConnections: 256,
+      maxSessions: 100,
+      maxSessionsPerPrincipal: 20,
+    });
+    expect(config.auth.trustProxy).toBe(false);
+  });
+
+  it('refuses trustProxy: true with one clear line, from the file or the env', () => {
+    const problems = problemsOf(() => load('auth:\n  trustProxy: true\n'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^auth\.trustProxy: true would trust every X-Forwarded-For entry/);
+    expect(problems[0]).toMatch(/bypass the rate limits and the passphrase throttle/);
+    expect(problems[0]).toMatch(/number of reverse proxies in front \(e\.g\. 1\)/);
+    expect(problemsOf(() => load('', { LOOP_OPS__AUTH__TRUST_PROXY: 'true' }))[0]).toMatch(/^auth\.trustProxy: true would trust/);
+  });
+
+  it('accepts false, hop counts, and proxy addresses or subnets', () => {
+    expect(load('auth:\n  trustProxy: false\n').config.auth.trustProxy).toBe(false);
+    expect(load('auth:\n  trustProxy: 1\n').config.auth.trustProxy).toBe(1);
+    expect(load('auth:\n  trustProxy: "127.0.0.1"\n').config.auth.trustProxy).toBe('127.0.0.1');
+    expect(load('auth:\n  trustProxy: "loopback, 10.0.0.0/8"\n').config.auth.trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(load('auth:\n  trustProxy: ["172.16.0.0/12", "fd00::/8", "::1"]\n').config.auth.trustProxy).toEqual(['172.16.0.0/12', 'fd00::/8', '::1']);
+    for (const bad of ['"yes"', '"10.0.0.0/33"', '"not-an-ip"', '["10.0.0.1", "*"]', '11']) {
+      expect(problemsOf(() => load(`auth:\n  trustProxy: ${bad}\n`)).join('\n'), bad).toMatch(/^auth\.trustProxy/);
+    }
+  });
+
+  it('checks the limits: header timeout within the request timeout, per-principal sessions within the total', () => {
+    const text = problemsOf(() =>
+      load('server:\n  headersTimeoutMs: 90000\n  requestTimeoutMs: 60000\n  maxSessions: 10\n  maxSessionsPerPrincipal: 11\n'),
+    ).join('\n');
+    expect(text).toContain('server.headersTimeoutMs: must not exceed server.requestTimeoutMs');
+    expect(text).toContain('server.maxSessionsPerPrincipal: must not exceed server.maxSessions');
+  });
+});
+
+describe('notify and metrics config', () => {
+  it('moves webhook URLs to the secrets, by index, from url or urlFile; the config keeps the format only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'slack-url'), 'https://hooks.slack.com/services/T0/B0/tokentokentoken\n');
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `${minimal}
+notify:
+  webhooks:
+    - url: https://ntfy.sh/my-secret-topic-42
+      format: ntfy
+    - urlFile: slack-url
+      format: slack
+    - url: https://example.com/hook?token=abc
+`,
+    );
+    const { config, secrets } = loadConfig({ file, env: { LOOP_OPS_SUDO_PASSWORD: 's3cret!' } });
+    expect(secrets.webhookUrls).toEqual(['https://ntfy.sh/my-secret-topic-42', 'https://hooks.slack.com/services/T0/B0/tokentokentoken', 'https://example.com/hook?token=abc']);
+    expect(config.notify.webhooks.map((w) => w.format)).toEqual(['ntfy', 'slack', 'json']);
+    expect(JSON.stringify(config)).not.toContain('my-secret-topic');
+    expect(config.notify).toMatchObject({ timeoutMs: 5000, retries: 3, queueMax: 100 });
+    expect(config.metrics).toEqual({ enabled: true, processMetrics: true });
+  });
+
+  it('refuses a webhook with both or neither of url/urlFile, an unknown format, a non-http URL', () => {
+    const p = problemsOf(() =>
+      loadConfig({
+        env: {
+          LOOP_OPS_SUDO_PASSWORD: 'x',
+          LOOP_OPS__NAS__USERNAME: 'admin',
+          LOOP_OPS__NAS__PRIVATE_KEY_PATH: '/k',
+          LOOP_OPS__NAS__HOST_KEY_FINGERPRINT: FP,
+          LOOP_OPS__NOTIFY__WEBHOOKS: '[{"format":"json"},{"url":"https://a.example/x","format":"teams"},{"url":"ftp://a.example/x"}]',
+        },
+      }),
+    );
+    expect(p.join('\n')).toMatch(/notify\.webhooks\.0.*exactly one of url and urlFile/);
+    expect(p.join('\n')).toMatch(/notify\.webhooks\.1\.format/);
+    expect(p.join('\n')).toMatch(/notify\.webhooks\.2\.url/);
+  });
+});

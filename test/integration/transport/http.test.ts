@@ -1,7 +1,8 @@
 /**
  * HTTP transports for real, on an ephemeral loopback port, with fake tools:
  * Streamable HTTP and legacy SSE via the SDK's clients, auth, Host check,
- * health, well-known, body limit, rate limit, session expiry, shutdown.
+ * health, well-known, body limit, session expiry, shutdown (the limits:
+ * limits.test.ts).
  */
 import { request as httpRequest } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -228,17 +229,6 @@ describe('HTTP server: limits, expiry, auth setup, shutdown', () => {
   const toClose: RunningHttp[] = [];
   afterEach(async () => {
     await Promise.all(toClose.splice(0).map((r) => r.shutdown()));
-  });
-
-  it('rate limit → 429 with Retry-After', async () => {
-    const running = await startHttp(testDeps({ config: testConfig({ server: { rateLimitPerMinute: 3 } }) }));
-    toClose.push(running);
-    const codes = [];
-    for (let i = 0; i < 5; i++) codes.push((await fetch(`${running.url}/healthz`)).status);
-    expect(codes).toEqual([200, 200, 200, 429, 429]);
-    const res = await fetch(`${running.url}/mcp`);
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('idle sessions expire (sweep) and then answer 404', async () => {

@@ -52,7 +52,6 @@ describe('consent page', () => {
         redirectUri: 'https://chatgpt.com/connector/oauth/abc123?x="y"',
         pendingId: 'p',
         csrf: 'c',
-        preselectWrite: false,
         resource: 'https://ops.example/mcp',
         error: '<b>bad</b>',
       },
@@ -79,7 +78,7 @@ describe('config: auth section', () => {
   it('defaults: OAuth off, trustProxy false, TTLs', () => {
     const c = configSchema.parse({ nas, sudo: { mode: 'none' } });
     expect(c.auth).toEqual({
-      oauth: { enabled: false, accessTokenTtlSeconds: 3600, refreshTokenTtlDays: 30 },
+      oauth: { enabled: false, accessTokenTtlSeconds: 3600, refreshTokenTtlDays: 30, allowedRedirectHosts: [] },
       trustProxy: false,
     });
   });

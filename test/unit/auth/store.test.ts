@@ -22,7 +22,7 @@ describe('OAuthStateStore', () => {
     let now = 1_000_000;
     const file = join(dir, 'sub', 'state.json');
     const s = OAuthStateStore.open(file, () => now);
-    s.clients.set('c1', { client_id: 'c1', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] });
+    s.clients.set('c1', { client_id: 'c1', redirect_uris: ['https://claude.ai/api/mcp/auth_callback'], token_endpoint_auth_method: 'none', client_id_issued_at: 0 });
     s.grants.set('g1', { id: 'g1', clientId: 'c1', scopes: ['ops:read'], resource: 'https://x/mcp', createdAt: now, rotated: [] });
     s.grants.set('g2', { id: 'g2', clientId: 'c1', scopes: ['ops:read'], resource: 'https://x/mcp', createdAt: now, rotated: [] });
     s.refreshTokens.set(sha256hex('rt1'), { grantId: 'g1', expiresAt: now + 10_000 });
@@ -43,7 +43,7 @@ describe('OAuthStateStore', () => {
 
   it('removeClient drops its grants and tokens', () => {
     const s = new OAuthStateStore(join(dir, 's.json'));
-    s.clients.set('c1', { client_id: 'c1', redirect_uris: ['https://a/cb'] });
+    s.clients.set('c1', { client_id: 'c1', redirect_uris: ['https://a/cb'], token_endpoint_auth_method: 'none', client_id_issued_at: 0 });
     s.grants.set('g1', { id: 'g1', clientId: 'c1', scopes: [], resource: 'r', createdAt: 0, rotated: [] });
     s.refreshTokens.set('h', { grantId: 'g1', expiresAt: Date.now() + 1e6 });
     expect(s.removeClient('c1')).toBe(true);

@@ -142,7 +142,8 @@ export function testConfig(overrides: { server?: Partial<Config['server']>; log?
       hostKeyFingerprint: `SHA256:${'A'.repeat(43)}`,
     },
     sudo: { mode: 'none' },
-    server,
+    // Test files send many unauthenticated requests from 127.0.0.1; the tests of that limit set their own.
+    server: { preAuthRateLimitPerMinute: 100_000, ...server },
     log: { level: 'debug', ...overrides.log },
   });
   // Port 0 (ephemeral) is for tests only: the schema wants 1..65535.

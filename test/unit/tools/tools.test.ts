@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config.js';
 import type { Services } from '../../../src/services.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
+import { allPrompts, allResources } from '../../../src/resources/index.js';
 import { allTools } from '../../../src/tools/index.js';
 import { lintToolDefinition } from '../../../src/tools/inventory.js';
 import type { AnyToolDefinition } from '../../../src/tools/types.js';
@@ -37,9 +38,9 @@ async function connect(readOnly = false) {
     sudo: { mode: 'none' },
     server: { readOnly },
   });
-  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs') };
+  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: tripwire(touched, 'reads') };
   const base = testDeps({ config });
-  const deps = { ...base, tools: allTools, services };
+  const deps = { ...base, tools: allTools, resources: allResources, prompts: allPrompts, services };
   const server = createMcpServer(createCore(deps), 'stdio');
   const [c, s] = InMemoryTransport.createLinkedPair();
   await server.connect(s);
@@ -71,7 +72,7 @@ describe('tool definitions', () => {
       expect(JSON.stringify(t.outputSchema)).not.toContain('$ref');
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    for (const name of ['status', 'logs', 'health', 'job_status']) {
+    for (const name of ['status', 'dashboard', 'logs', 'health', 'job_status']) {
       expect(byName[name]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     }
     // Honest about what can hurt: every tool that changes what production serves.
@@ -87,7 +88,7 @@ describe('tool definitions', () => {
     for (const t of tools) expect(t.annotations?.readOnlyHint, t.name).toBe(true);
     const readTools = allTools.filter((t) => t.access === 'read').map((t) => t.name).sort();
     expect(tools.map((t) => t.name).sort()).toEqual(readTools);
-    expect(readTools).toEqual(['health', 'job_status', 'logs', 'status']);
+    expect(readTools).toEqual(['dashboard', 'health', 'job_status', 'logs', 'status']);
   });
 });
 

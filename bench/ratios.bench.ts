@@ -1,0 +1,131 @@
+/**
+ * The performance targets as ratios against floors measured in the same run,
+ * because these machines are noisy and only ratios compare across runs:
+ *
+ *   status over MCP                    vs an MCP ping on the same session
+ *   200 concurrent status (10 × 20)    vs the same burst of 200 pings
+ *   rollback to the running color      vs a bare nginx reload + one request through the front
+ *   healthy → switched (deploy phase)  vs a bare nginx reload
+ *
+ * The server runs in this process (tools, guard, SSH pool) against the sandbox
+ * NAS; the client is the SDK over Streamable HTTP on loopback. Resets the
+ * sandbox before and after. Run: npm run bench:ratios
+ * Env: BENCH_N (default 200), BENCH_ROLLBACKS (default 6), BENCH_RELOADS (default 10).
+ */
+import { execFileSync } from 'node:child_process';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startSandboxServer, TEST_TOKEN } from '../test/helpers/server.js';
+import { stats, type Stats } from './stats.js';
+
+const N = Number(process.env.BENCH_N ?? 200);
+const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 6);
+const RELOADS = Number(process.env.BENCH_RELOADS ?? 10);
+
+const sandbox = (...args: string[]) => execFileSync('bash', ['scripts/sandbox.sh', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+async function timed(n: number, fn: () => Promise<unknown>, warmup = 3): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return stats(out);
+}
+
+/** 10 sessions × 20 calls, all at once: the latency of each call. */
+async function burst(sessions: Client[], fn: (c: Client) => Promise<unknown>): Promise<Stats> {
+  const lat: number[] = [];
+  await Promise.all(
+    sessions.map((c) =>
+      Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const t = performance.now();
+          await fn(c);
+          lat.push(performance.now() - t);
+        }),
+      ),
+    ),
+  );
+  return stats(lat);
+}
+
+async function main() {
+  sandbox('reset');
+  const server = await startSandboxServer((c) => {
+    c.deploy.healthIntervalMs = 500;
+    c.deploy.healthAttempts = 60;
+    c.deploy.verifySeconds = 5;
+    c.deploy.toolWaitSeconds = 600;
+    // Bursts of 200 calls from one address are the point here, not abuse.
+    c.server.rateLimitPerMinute = 1_000_000;
+  });
+  const connect = async () => {
+    const c = new Client({ name: 'bench-ratios', version: '1' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
+    return c;
+  };
+  const client = await connect();
+  const call = async (c: Client, name: string, args: Record<string, unknown> = {}) => {
+    const r = (await c.callTool({ name, arguments: args }, undefined, { timeout: 600_000 })) as CallToolResult;
+    if (r.isError) throw new Error(JSON.stringify(r.content).slice(0, 500));
+    return r.structuredContent as { result?: Record<string, any> };
+  };
+  const { config, services } = server.deps;
+  const frontUrl = `http://127.0.0.1:${config.app.frontPort}${config.app.healthPath}`;
+  const rows: string[] = ['| path | floor | floor median ms | path median ms | ratio | target |', '|---|---|---:|---:|---:|---:|'];
+  const row = (path: string, floorName: string, floor: Stats, s: Stats, target: number) =>
+    rows.push(`| ${path} | ${floorName} | ${floor.median.toFixed(2)} | ${s.median.toFixed(2)} | ${(s.median / floor.median).toFixed(2)}× | ≤ ${target}× ${s.median / floor.median <= target ? '(met)' : '(not met)'} |`);
+  try {
+    // 1. status vs ping, one session.
+    const ping = await timed(N, () => client.ping());
+    const status = await timed(N, () => call(client, 'status'));
+    row('`status` over MCP', 'MCP ping', ping, status, 3);
+
+    // 2. The same burst of 200, pings then status.
+    const sessions = await Promise.all(Array.from({ length: 10 }, connect));
+    await burst(sessions, (c) => c.ping()); // warm-up
+    const pingBurst = await burst(sessions, (c) => c.ping());
+    const statusBurst = await burst(sessions, (c) => call(c, 'status'));
+    row('200 concurrent `status` (10 sessions × 20)', 'the same burst of pings', pingBurst, statusBurst, 2);
+
+    // 3. Floors on the NAS: a bare reload, and a bare reload + one request through the front.
+    const reload = () => services.pool.exec(config.nginx.reloadCommand, { sudo: config.nginx.useSudo });
+    const bareReload = await timed(RELOADS, reload, 1);
+    const reloadAndRequest = await timed(
+      RELOADS,
+      async () => {
+        await reload();
+        const r = await fetch(frontUrl);
+        await r.arrayBuffer();
+      },
+      1,
+    );
+
+    // 4. One deploy (so a previous color runs), its healthy → switched phase, then rollbacks.
+    sandbox('commit', '-m', 'bench ratios', 'VERSION=6.0.0');
+    const dep = await call(client, 'deploy_blue_green');
+    const switchMs = Number((dep.result?.timingsMs as Record<string, number> | undefined)?.switch);
+    const switched = stats([switchMs]);
+    const rollback = await timed(ROLLBACKS, () => call(client, 'rollback'), 0);
+    row('rollback to the running previous color, through MCP', 'bare nginx reload + 1 request', reloadAndRequest, rollback, 6);
+    row('healthy → switched (deploy phase `switch`, 1 deploy)', 'bare nginx reload', bareReload, switched, 3);
+
+    console.log(`floors: MCP ping median ${ping.median.toFixed(2)} ms (p95 ${ping.p95.toFixed(2)}); burst of 200 pings median ${pingBurst.median.toFixed(1)} ms; ` +
+      `bare reload ${bareReload.median.toFixed(1)} ms; bare reload + request ${reloadAndRequest.median.toFixed(1)} ms`);
+    console.log(rows.join('\n'));
+    await Promise.all(sessions.map((c) => c.close()));
+  } finally {
+    await client.close();
+    await server.shutdown();
+    sandbox('reset');
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
