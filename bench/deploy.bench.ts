@@ -7,7 +7,9 @@
  * Health gate interval 500 ms and a 5 s verify window here (the product's
  * defaults are 10 s and 30 s: a fixed wait by design, not work to measure).
  * Resets the sandbox before and after. Run: npm run bench:deploy
- * Env: BENCH_DEPLOYS (default 3), BENCH_ROLLBACKS (default 6), BENCH_ROLLBACKS_TO (default 3).
+ * Also the zero-downtime restart (idle color recreated from the live spec,
+ * gated, switched, verified, old color recycled).
+ * Env: BENCH_DEPLOYS (default 3), BENCH_ROLLBACKS (default 6), BENCH_RESTARTS (default 3), BENCH_ROLLBACKS_TO (default 3).
  */
 import { execFileSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -19,6 +21,7 @@ import { stats } from './stats.js';
 const DEPLOYS = Number(process.env.BENCH_DEPLOYS ?? 3);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 6);
 const ROLLBACKS_TO = Number(process.env.BENCH_ROLLBACKS_TO ?? 3);
+const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3);
 const SEED_ROLLBACK_MS = 30_000;
 
 const sandbox = (...args: string[]) => execFileSync('bash', ['scripts/sandbox.sh', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -77,6 +80,20 @@ async function main() {
     if (rbTo.length) {
       const t = stats(rbTo);
       console.log(`rollback to a version (retained image, full gate + 5 s verify), end to end through MCP (n=${rbTo.length}): median ${t.median.toFixed(0)} ms, min ${t.min.toFixed(0)}, max ${t.max.toFixed(0)}; the slash command's rebuild: ~${SEED_ROLLBACK_MS} ms`);
+    }
+
+    const rs: number[] = [];
+    const rsPhases: Record<string, number[]> = {};
+    for (let i = 0; i < RESTARTS; i++) {
+      const t0 = performance.now();
+      const r = await call('restart');
+      rs.push(performance.now() - t0);
+      for (const [k, v] of Object.entries((r.result.timingsMs ?? {}) as Record<string, number>)) (rsPhases[k] ??= []).push(v);
+    }
+    if (RESTARTS > 0) {
+      const m = stats(rs);
+      console.log(`\nzero-downtime restart through the idle color, end to end through MCP (n=${RESTARTS}): median ${m.median.toFixed(0)} ms (min ${m.min.toFixed(0)}, max ${m.max.toFixed(0)})`);
+      console.log(`  phases (median ms): ${Object.entries(rsPhases).map(([k, v]) => `${k} ${stats(v).median.toFixed(0)}`).join(', ')}`);
     }
   } finally {
     await client.close();

@@ -2,7 +2,7 @@
 /**
  * loop-ops-mcp serve --config FILE [--read-only] [--port N] [--host H] [--no-auth]
  * loop-ops-mcp stdio --config FILE [--read-only]
- * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|recover|release-lock …
+ * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|restore-oauth|recover|release-lock …
  *   (the human CLI: src/cli/human.ts)
  * loop-ops-mcp oauth-clients list|revoke CLIENT_ID (src/cli/oauthClients.ts)
  *

@@ -156,8 +156,13 @@ const deploySchema = z
     /** Images kept besides the live and previous ones (and any a container uses); older ones are pruned after a deploy. */
     retainImages: z.number().int().min(0).max(100).default(5),
     buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
-    /** Rollback's health gate when the previous color must be started first. */
-    rollbackVerifySeconds: z.number().int().min(0).max(600).default(1),
+    /**
+     * Rollback's verification through the front after the switch. 0: one probe
+     * (the color served before and has just passed its gate; the switch returns
+     * only once old nginx workers stopped accepting) — rollback is the
+     * emergency path, so it does not wait out a window. N: probe for N seconds.
+     */
+    rollbackVerifySeconds: z.number().int().min(0).max(600).default(0),
     /** The running operation refreshes the heartbeat in its lock and journal this often. */
     heartbeatIntervalMs: z.number().int().min(200).max(60_000).default(5_000),
     /** A lock whose heartbeat is older than this is stale: recover and release_lock may take it. */

@@ -60,6 +60,8 @@ export function dockerBuild(
 
 export const nginxTest = (argv: readonly string[], useSudo: boolean) => cmd([...argv], useSudo, 30_000);
 export const nginxReload = (argv: readonly string[], useSudo: boolean) => cmd([...argv], useSudo, 30_000);
+/** `rm -f` of one file (the upstream file when restoring "no file"; root when the SSH user may not write there). */
+export const removeFile = (path: string, sudo: boolean) => cmd(['rm', '-f', '--', path], sudo);
 
 // ---------------------------------------------------------------- OAuth keys and DB (root: the vault is the app's)
 
@@ -81,8 +83,8 @@ export const pathExists = (path: string) => cmd(['test', '-e', path], true);
 export const moveInto = (path: string, dir: string) => cmd(['mv', '--', path, `${dir.replace(/\/+$/, '')}/`], true, 60_000);
 /** Copies byte for byte, keeping modes, owners and times (`cp -a`): the restore. */
 export const copyExact = (from: string, to: string) => cmd(['cp', '-a', '--', from, to], true, 120_000);
-/** The backup names, one a line (`ls -1`); a missing directory exits non-zero. */
-export const listDir = (dir: string) => cmd(['ls', '-1', '--', dir], true);
+/** The backup names, one a line (`ls -1`); a missing directory exits non-zero. Read as the SSH user first (status), through sudo if refused. */
+export const listDir = (dir: string, sudo = false) => cmd(['ls', '-1', '--', dir], sudo);
 
 // ---------------------------------------------------------------- the lock (the SSH user's own state dir: no root)
 

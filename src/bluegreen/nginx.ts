@@ -13,7 +13,7 @@ import { posix } from 'node:path';
 import type { Config } from '../config.js';
 import type { SshPool } from '../ssh/pool.js';
 import { readFileIfExists, readSmallFiles, writeFileAtomic } from '../ssh/files.js';
-import { ensureStateDir } from './commands.js';
+import { ensureStateDir, nginxReload, nginxTest, removeFile, type RemoteCommand } from './commands.js';
 import { assertStateDir } from './nas-state.js';
 import { parseUpstream, renderUpstream, type Color, type UpstreamInfo } from './upstream.js';
 
@@ -22,7 +22,6 @@ export const upstreamPrevFile = (stateDir: string) => posix.join(assertStateDir(
 /** What nginx printed, cut to this many characters for messages. */
 export const NGINX_OUTPUT_MAX = 1024;
 const UPSTREAM_MAX_BYTES = 64 * 1024;
-const NGINX_TIMEOUT_MS = 30_000;
 const SFTP_NO_SUCH_FILE = 2;
 const SFTP_PERMISSION_DENIED = 3;
 /** Same alphabet parseUpstream accepts for the header's deployment id (and no newline can enter the file). */
@@ -86,7 +85,8 @@ async function writeUpstreamFile(pool: SshPool, path: string, content: string, s
 }
 
 async function removeUpstreamFile(pool: SshPool, path: string): Promise<void> {
-  await pool.run(['rm', '-f', '--', path], { sudo: needsSudo.has(path), timeoutMs: 15_000 });
+  const c = removeFile(path, needsSudo.has(path));
+  await pool.run(c.argv, { sudo: c.sudo, timeoutMs: c.timeoutMs });
 }
 
 /** The upstream file as it is on the NAS, and what it says. */
@@ -104,9 +104,9 @@ interface NginxRun {
   output: string;
 }
 
-async function runNginx(pool: SshPool, config: Config, argv: readonly string[]): Promise<NginxRun> {
+async function runNginx(pool: SshPool, c: RemoteCommand): Promise<NginxRun> {
   try {
-    const r = await pool.exec(argv, { sudo: config.nginx.useSudo, timeoutMs: NGINX_TIMEOUT_MS });
+    const r = await pool.exec(c.argv, { sudo: c.sudo, timeoutMs: c.timeoutMs });
     const output = trimNginxOutput([r.stderr, r.stdout].filter((s) => s.trim()).join('\n'));
     return { ok: r.code === 0, output: output || (r.code === 0 ? '' : `exit ${r.code ?? r.signal}`) };
   } catch (err) {
@@ -253,7 +253,7 @@ async function applyUpstream(
     );
   }
 
-  const [test, procsBefore] = await Promise.all([runNginx(pool, config, config.nginx.testCommand), listNginxProcs(pool)]);
+  const [test, procsBefore] = await Promise.all([runNginx(pool, nginxTest(config.nginx.testCommand, config.nginx.useSudo)), listNginxProcs(pool)]);
   if (!test.ok) {
     const restoreErr = await putBack();
     throw new UpstreamSwitchError(
@@ -271,15 +271,15 @@ async function applyUpstream(
     );
   }
 
-  const reload = await runNginx(pool, config, config.nginx.reloadCommand);
+  const reload = await runNginx(pool, nginxReload(config.nginx.reloadCommand, config.nginx.useSudo));
   if (!reload.ok) {
     const restoreErr = await putBack();
     let reloadedOld = false;
     let retry: NginxRun | undefined;
     if (!restoreErr) {
-      const t = await runNginx(pool, config, config.nginx.testCommand);
+      const t = await runNginx(pool, nginxTest(config.nginx.testCommand, config.nginx.useSudo));
       if (t.ok) {
-        retry = await runNginx(pool, config, config.nginx.reloadCommand);
+        retry = await runNginx(pool, nginxReload(config.nginx.reloadCommand, config.nginx.useSudo));
         reloadedOld = retry.ok;
       } else retry = t;
     }
@@ -368,7 +368,7 @@ export async function switchUpstream(
 async function savePrevious(pool: SshPool, stateDir: string, current: string | undefined, signal?: AbortSignal): Promise<void> {
   const prevFile = upstreamPrevFile(stateDir);
   if (current === undefined) {
-    await pool.run(['rm', '-f', '--', prevFile], { timeoutMs: 15_000, signal });
+    await pool.run(removeFile(prevFile, false).argv, { timeoutMs: 15_000, signal });
     return;
   }
   try {

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Services } from '../ops/services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
+import { Heartbeat } from './heartbeat.js';
 import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
 import type { HistoryRecord, JournalEntry, LockDetails, OperationKind, ProgressFn } from './types.js';
 import type { Color } from './upstream.js';
@@ -127,9 +128,10 @@ export async function runOperation<P extends string, R>(
   const stateDir = config.state.dir;
   const interrupted = o.takeover?.journal;
   const id = interrupted?.operationId ?? o.takeover?.lock?.operationId ?? o.id ?? newOperationId(o.kind);
-  const startedAt = interrupted?.startedAt ?? nowIso();
+  // Resuming keeps the interrupted operation's start: its journal's, else its lock's.
+  const startedAt = interrupted?.startedAt ?? o.takeover?.lock?.since ?? nowIso();
   const beatAt = nowIso();
-  let details: LockDetails = {
+  const details: LockDetails = {
     operationId: id,
     operation: o.kind,
     holder: o.who.caller,
@@ -204,33 +206,20 @@ export async function runOperation<P extends string, R>(
   if (o.signal?.aborted) ac.abort(o.signal.reason);
   else o.signal?.addEventListener('abort', onCallerAbort, { once: true });
   let lost: LockLostError | undefined;
-  let beating: Promise<void> | undefined;
-  const beat = async () => {
-    const at = nowIso();
-    const next = { ...details, heartbeatAt: at };
-    try {
-      const s = await swapLockDetails(pool, stateDir, lockText, next);
-      if (s.outcome === 'swapped') {
-        details = next;
-        lockText = s.text;
-        await journal.beat(at);
-      } else {
-        lost = new LockLostError(id, s.outcome === 'free' ? 'the lock was removed' : 'the lock names another holder now');
-        log.warn({ operationId: id }, lost.message);
-        ac.abort(lost);
-      }
-    } catch (err) {
-      // The NAS may be briefly unreachable: try again at the next beat.
-      log.warn({ operationId: id, err: (err as Error).message }, 'heartbeat failed');
-    }
-  };
-  const timer = setInterval(() => {
-    if (!beating && !lost) beating = beat().finally(() => (beating = undefined));
-  }, config.deploy.heartbeatIntervalMs);
-  timer.unref?.();
+  const heartbeat = new Heartbeat(details, lockText, {
+    swap: (expected, next) => swapLockDetails(pool, stateDir, expected, next),
+    stamp: (at) => journal.beat(at),
+    onLost: (how) => {
+      lost = new LockLostError(id, how === 'removed' ? 'the lock was removed' : 'the lock names another holder now');
+      log.warn({ operationId: id }, lost.message);
+      ac.abort(lost);
+    },
+    // The NAS may be briefly unreachable: the next beat tries again.
+    onError: (err) => log.warn({ operationId: id, err: err.message }, 'heartbeat failed'),
+  });
+  heartbeat.start(config.deploy.heartbeatIntervalMs);
   const stopBeating = async () => {
-    clearInterval(timer);
-    await beating;
+    await heartbeat.stop();
     o.signal?.removeEventListener('abort', onCallerAbort);
   };
 
@@ -264,7 +253,7 @@ export async function runOperation<P extends string, R>(
     await journal.finish(phase, { outcome }).catch((e: Error) => errors.push(`journal: ${e.message}`));
     const rec: HistoryRecord = { id, kind: o.kind, ...op.facts, who: o.who.caller, startedAt, endedAt: nowIso(), outcome, message };
     await appendHistory(pool, stateDir, rec).catch((e: Error) => errors.push(`history: ${e.message}`));
-    const released = await releaseLockIf(pool, stateDir, lockText).catch((e: Error) => (errors.push(`lock: ${e.message}`), true));
+    const released = await releaseLockIf(pool, stateDir, heartbeat.lockText).catch((e: Error) => (errors.push(`lock: ${e.message}`), true));
     if (!released) errors.push('lock: it was no longer ours at the release');
     if (errors.length) log.error({ operationId: id, errors }, 'could not record the end of an operation');
     o.onPhase?.(phase);
@@ -277,7 +266,7 @@ export async function runOperation<P extends string, R>(
     if (!o.takeover) await op.phase('locked' as P);
   } catch (e) {
     await stopBeating();
-    await releaseLockIf(pool, stateDir, lockText).catch(() => {});
+    await releaseLockIf(pool, stateDir, heartbeat.lockText).catch(() => {});
     tellFinished('failed', (e as Error).message ?? String(e));
     throw e;
   }

@@ -1,6 +1,6 @@
 /**
  * The human CLI: `loop-ops-mcp status|logs|health|deploy|rollback|restart|
- * stop|reset-oauth|recover|release-lock`, on the same core as the MCP tools.
+ * stop|reset-oauth|restore-oauth|recover|release-lock`, on the same core as the MCP tools.
  *
  * Each verb is a tool call in this process: its flags become the tool's
  * arguments, validated by the tool's own zod input schema (same limits, same
@@ -29,11 +29,11 @@ import { jobView } from '../tools/jobs.js';
 import { logsTool } from '../tools/logs.js';
 import { statusTool } from '../tools/status.js';
 import type { AnyToolDefinition, Caller } from '../tools/types.js';
-import { deployTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, rollbackTool, stopTool } from '../tools/write.js';
+import { deployTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from '../tools/write.js';
 
 const PROG = 'loop-ops-mcp';
 
-export const HUMAN_VERBS = ['status', 'logs', 'health', 'deploy', 'rollback', 'restart', 'stop', 'reset-oauth', 'recover', 'release-lock'] as const;
+export const HUMAN_VERBS = ['status', 'logs', 'health', 'deploy', 'rollback', 'restart', 'stop', 'reset-oauth', 'restore-oauth', 'recover', 'release-lock'] as const;
 export type HumanVerb = (typeof HUMAN_VERBS)[number];
 
 export function isHumanVerb(v: string | undefined): v is HumanVerb {
@@ -50,6 +50,7 @@ export const HUMAN_USAGE = `  ${PROG} status [--history N]
   ${PROG} restart [--in-place] [--dry-run]
   ${PROG} stop CONTAINER --confirm CONTAINER [--force]
   ${PROG} reset-oauth --confirm APP | --dry-run
+  ${PROG} restore-oauth [BACKUP] --confirm APP | --dry-run
   ${PROG} recover
   ${PROG} release-lock --confirm OPERATION_ID
       Operate the app from a terminal, on the same core as the MCP tools.
@@ -195,6 +196,19 @@ const SPECS: Record<HumanVerb, VerbSpec> = {
     },
     job: true,
   },
+  'restore-oauth': {
+    tool: restoreOauthTool,
+    options: { confirm: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    positionals: 1,
+    args: (v, p) => {
+      if (v.confirm === undefined && v['dry-run'] !== true) {
+        throw new HumanUsageError('restore-oauth replaces the live OAuth keys and DB: run it with --dry-run first, then with --confirm <app name>');
+      }
+      return defined({ backup: p[0], confirm: str(v, 'confirm'), dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS });
+    },
+    flagOf: { backup: 'BACKUP' },
+    job: true,
+  },
   recover: { tool: recoverTool, options: {}, positionals: 0, args: () => ({}) },
   'release-lock': {
     tool: releaseLockTool,
@@ -332,7 +346,7 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
   // (what goes wrong is reported as a message + hint anyway).
   const log = createLogger({ level: p.verbose ? config.log.level : 'error' });
 
-  if (verb === 'reset-oauth' && p.args.dry_run !== true && p.args.confirm !== config.app.name) {
+  if ((verb === 'reset-oauth' || verb === 'restore-oauth') && p.args.dry_run !== true && p.args.confirm !== config.app.name) {
     say(`--confirm must be the app name ("${config.app.name}"): nothing was changed`);
     say('hint: this invalidates every OAuth token; run with --dry-run first, then --confirm with the app name.');
     return 2;

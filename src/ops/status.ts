@@ -7,6 +7,7 @@
 import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
 import { readSmallFiles, remoteExists } from '../ssh/files.js';
 import type { HistoryRecord, JournalEntry } from '../bluegreen/types.js';
+import { listBackups } from '../bluegreen/operations/oauth-files.js';
 import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
 import type { ContainerInfo } from '../docker/index.js';
 import type { Services } from './services.js';
@@ -43,6 +44,11 @@ export interface LockInfo {
   operation: string | null;
   since: string | null;
   operationId: string | null;
+  /** Host and PID of the holder's process. */
+  host: string | null;
+  pid: number | null;
+  /** The holder's last heartbeat (ISO, its clock); recover and release_lock wait until it is stale. */
+  heartbeatAt: string | null;
 }
 
 /** The history and journal records are the engine's own (src/bluegreen/types.ts). */
@@ -65,6 +71,8 @@ export interface AppStatus {
   retainedVersions: RetainedVersion[];
   /** deploy.keepPrevious "<minutes>": when the previous color gets stopped. */
   previousColorStop: { container: string; color: Color; stopAt: string; overdue: boolean } | null;
+  /** Backups of the OAuth keys and DB (reset_oauth, restore_oauth), newest first: what restore_oauth can put back. */
+  oauthBackups: string[];
   warnings: string[];
   checkedAt: string;
 }
@@ -89,7 +97,7 @@ export function summarize(c: ContainerInfo, now = Date.now()): ContainerSummary 
   };
 }
 
-const NO_LOCK: LockInfo = { held: false, holder: null, operation: null, since: null, operationId: null };
+const NO_LOCK: LockInfo = { held: false, holder: null, operation: null, since: null, operationId: null, host: null, pid: null, heartbeatAt: null };
 
 export async function getStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
   const { config, pool, docker } = s;
@@ -98,7 +106,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
   // One list of every container (a NAS runs a few dozen at most), then only
   // the relevant ones inspected: by our label, or by name for containers
   // created before we managed them. All in parallel with the file snapshot.
-  const [relevant, files, lockDirExists, images] = await Promise.all([
+  const [relevant, files, lockDirExists, oauthBackups, images] = await Promise.all([
     docker.listContainers(
       { select: (name, labels) => labels[LABEL_APP] === app || colorNames.includes(name) || config.app.watch.includes(name) },
       opts.signal,
@@ -116,6 +124,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     ),
     // The lock is the directory; its details file may be missing for a moment (or torn).
     remoteExists(pool, lockDir(config.state.dir), opts.signal),
+    listBackups(s, opts.signal).catch(() => [] as string[]),
     // Status must answer even if the image list does not.
     docker.listImages(app, opts.signal).catch((e: Error) => e),
   ]);
@@ -154,6 +163,9 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
         operation: typeof lockRaw.operation === 'string' ? lockRaw.operation : null,
         since: typeof lockRaw.since === 'string' ? lockRaw.since : null,
         operationId: typeof lockRaw.operationId === 'string' ? lockRaw.operationId : null,
+        host: typeof lockRaw.host === 'string' ? lockRaw.host : null,
+        pid: typeof lockRaw.pid === 'number' ? lockRaw.pid : null,
+        heartbeatAt: typeof lockRaw.heartbeatAt === 'string' ? lockRaw.heartbeatAt : null,
       }
     : lockDirExists
       ? { ...NO_LOCK, held: true, holder: 'unknown (lock details missing or unreadable)' }
@@ -191,6 +203,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     recentDeployments: recent,
     retainedVersions: versions,
     previousColorStop,
+    oauthBackups,
     warnings,
     checkedAt: new Date().toISOString(),
   };
@@ -216,7 +229,9 @@ export function statusText(st: AppStatus): string {
     line(st.colors.blue, `blue${st.liveColor === 'blue' ? ' [live]' : ''}`),
     line(st.colors.green, `green${st.liveColor === 'green' ? ' [live]' : ''}`),
     ...st.siblings.map((c) => line(c, 'sibling')),
-    st.lock.held ? `lock: HELD by ${st.lock.holder ?? '?'} for ${st.lock.operation ?? '?'} since ${st.lock.since ?? '?'}` : 'lock: free',
+    st.lock.held
+      ? `lock: HELD by ${st.lock.holder ?? '?'}${st.lock.host ? ` on ${st.lock.host} (pid ${st.lock.pid ?? '?'})` : ''} for ${st.lock.operation ?? '?'} ${st.lock.operationId ?? ''} since ${st.lock.since ?? '?'}${st.lock.heartbeatAt ? `, last heartbeat ${st.lock.heartbeatAt}` : ''}`
+      : 'lock: free',
   ];
   const op = st.interruptedOperation;
   if (op) {
@@ -236,6 +251,7 @@ export function statusText(st: AppStatus): string {
   if (st.retainedVersions.length) {
     out.push(`versions kept for rollback (to): ${st.retainedVersions.map((v) => v.version ?? v.image).join(', ')}`);
   }
+  if (st.oauthBackups.length) out.push(`OAuth backups: ${st.oauthBackups.length} (newest ${st.oauthBackups[0]})`);
   for (const w of st.warnings) out.push(`warning: ${w}`);
   return out.join('\n');
 }

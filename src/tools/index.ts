@@ -10,7 +10,7 @@ import { dashboardTool } from './dashboard.js';
 import { healthTool } from './health.js';
 import { logsTool } from './logs.js';
 import { statusTool } from './status.js';
-import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, rollbackTool, stopTool } from './write.js';
+import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from './write.js';
 import type { AnyToolDefinition } from './types.js';
 
 export const allTools: AnyToolDefinition<Services>[] = [
@@ -24,6 +24,7 @@ export const allTools: AnyToolDefinition<Services>[] = [
   restartTool,
   stopTool,
   resetOauthTool,
+  restoreOauthTool,
   recoverTool,
   releaseLockTool,
 ];

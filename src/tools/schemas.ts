@@ -29,4 +29,7 @@ export const lockSchema = () =>
     operation: z.string().nullable(),
     since: z.string().nullable(),
     operationId: z.string().nullable(),
+    host: z.string().nullable(),
+    pid: z.number().nullable(),
+    heartbeatAt: z.string().nullable().describe("The holder's last heartbeat; recover and release_lock refuse until it is stale"),
   });

@@ -25,6 +25,7 @@ export const statusOutputShape = () => ({
       startedAt: z.string(),
       updatedAt: z.string(),
       finished: z.boolean(),
+      heartbeatAt: z.string().optional(),
       detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
     })
     .nullable(),
@@ -60,6 +61,7 @@ export const statusOutputShape = () => ({
     .object({ container: z.string(), color: z.enum(['blue', 'green']), stopAt: z.string(), overdue: z.boolean() })
     .nullable()
     .describe('With deploy.keepPrevious set to minutes: when the previous color is stopped'),
+  oauthBackups: z.array(z.string()).describe('Backups of the OAuth keys and DB, newest first (restore_oauth puts one back)'),
   warnings: z.array(z.string()),
   checkedAt: z.string(),
 });
@@ -70,7 +72,7 @@ export const statusTool = defineTool({
   description:
     'Start here. Shows the app on the NAS as it is right now: which color (blue/green) nginx routes traffic to, ' +
     'both color containers and the watched siblings (state, health, image, version, uptime, restarts, ports), ' +
-    'the deploy lock and who holds it, an interrupted operation if one exists, the last deployments, and the versions kept for rollback. ' +
+    'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments, the OAuth backups and the versions kept for rollback. ' +
     'Read-only and fast; call it before and after any change.',
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),

@@ -11,8 +11,10 @@ import {
   planRestart,
   planText,
   recover,
+  planRestore,
   releaseLock,
   resetOauth,
+  restoreOauth,
   restart,
   rollback,
   rollbackTo,
@@ -20,6 +22,7 @@ import {
 } from '../bluegreen/engine.js';
 import type { Services } from '../services.js';
 import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
+import { OAUTH_BACKUP_NAME_RE } from '../bluegreen/commands.js';
 import { defineTool, ToolError } from './types.js';
 
 const containerName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name');
@@ -149,8 +152,9 @@ export const resetOauthTool = defineTool({
   title: 'Reset OAuth keys and DB (with backup)',
   description:
     "Resets the app's OAuth signing keys and database, like the old rebuild-all, but nothing is lost: both are moved into a timestamped " +
-    'backup directory on the NAS (never deleted), then the app containers are recreated and health-checked. Every issued token stops working. ' +
-    'Destructive: `confirm` must be the app name. Use dry_run to see the plan and backup path.',
+    'backup directory on the NAS (never deleted), then the idle color is recreated from the live one\'s spec, starts with fresh keys and DB, ' +
+    'is health-gated and switched to (zero downtime; the old color is then recycled or stopped). Every issued token stops working. ' +
+    'restore_oauth puts a backup back. Destructive: `confirm` must be the app name. Use dry_run to see the plan and backup path.',
   inputSchema: {
     confirm: z.string().max(128).optional().describe('The app name (e.g. loop-api), to confirm. Not needed with dry_run.'),
     dry_run: z.boolean().default(false).describe('Only return the plan; change nothing.'),
@@ -175,13 +179,47 @@ export const resetOauthTool = defineTool({
   },
 });
 
+export const restoreOauthTool = defineTool({
+  name: 'restore_oauth',
+  title: 'Restore OAuth keys and DB from a backup',
+  description:
+    'Puts a backup of the OAuth signing keys and database (made by reset_oauth; status lists them in oauthBackups) back in place, byte for byte ' +
+    '(cp -a; the backup stays as it is). What is live now is first moved into its own backup (oauth-restore-…), so nothing is lost. ' +
+    'Then, like reset_oauth, the idle color is recreated on the restored files, health-gated and switched to: zero downtime. ' +
+    'Tokens issued since the backup stop working; those from before work again. Destructive: `confirm` must be the app name. ' +
+    'Without `backup`, the newest reset backup is used. Use dry_run to see the plan.',
+  inputSchema: {
+    backup: z.string().max(80).regex(OAUTH_BACKUP_NAME_RE, 'a backup name as status lists it, e.g. oauth-reset-20261206T031500').optional().describe('The backup to restore (default: the newest reset backup).'),
+    confirm: z.string().max(128).optional().describe('The app name (e.g. loop-api), to confirm. Not needed with dry_run.'),
+    dry_run: z.boolean().default(false).describe('Only return the plan; change nothing.'),
+    wait_seconds: waitSecondsInput,
+  },
+  outputSchema: { ...jobOutputShape, jobId: jobOutputShape.jobId.nullable(), state: z.enum(['running', 'succeeded', 'failed', 'planned']), startedAt: z.string().nullable() },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  access: 'write',
+  handler: (svc: Services) => async (args, ctx) => {
+    const req = { backup: args.backup };
+    if (args.dry_run) {
+      const plan = await planRestore(svc, req, ctx.signal);
+      return {
+        structured: { jobId: null, state: 'planned' as const, phase: 'plan', startedAt: null, endedAt: null, progress: [], result: { ...plan } },
+        text: `dry run (nothing changed); would restore ${plan.backup}:\n${planText(plan.steps)}`,
+      };
+    }
+    if (args.confirm !== svc.config.app.name) {
+      throw new ToolError(`confirm must be the app name ("${svc.config.app.name}")`, 'This replaces the live OAuth keys and DB; run with dry_run first, then confirm.', 'confirm');
+    }
+    return runAsJob(svc, ctx, 'restore_oauth', args.wait_seconds, (j) => restoreOauth(svc, req, { ...j, who: { caller: ctx.caller.id } }));
+  },
+});
+
 export const recoverTool = defineTool({
   name: 'recover',
   title: 'Recover an interrupted operation',
   description:
-    'Finishes or undoes an operation that was cut off (the server died mid-deploy): keeps traffic on a healthy color (switching back if the ' +
-    'new one is unhealthy), stops a new color that was never switched to, records the outcome and releases the stale lock. ' +
-    'Use when status shows an interrupted operation or a lock whose holder is gone.',
+    'Finishes or undoes an operation that was cut off (its server died mid-deploy): keeps traffic on a healthy color (switching back if the ' +
+    'new one is unhealthy), stops a new color that was never switched to, records the outcome under the operation\'s own id and releases ' +
+    'the lock. Refused while the lock\'s heartbeat is fresh (its holder is running, here or elsewhere): it then names the holder.',
   inputSchema: {},
   outputSchema: {
     recovered: z.boolean(),
@@ -203,8 +241,9 @@ export const releaseLockTool = defineTool({
   name: 'release_lock',
   title: 'Release the deploy lock',
   description:
-    'Releases the deploy lock held by an operation whose holder is gone. `confirm` must be the lock\'s operation id (status shows it). ' +
-    'Prefer recover, which also checks traffic; use this only when you know the holder is not running.',
+    'Releases the deploy lock held by an operation whose holder is gone. `confirm` must be the lock\'s operation id (status shows it); ' +
+    'only that very lock is removed (compare-and-delete). Refused while its heartbeat is fresh (the holder is running). ' +
+    'Prefer recover, which also checks traffic.',
   inputSchema: { confirm: z.string().min(1).max(128).describe("The lock's operation id, exactly as status shows it.") },
   outputSchema: {
     released: z.boolean(),
@@ -225,7 +264,8 @@ export const jobStatusTool = defineTool({
   name: 'job_status',
   title: 'Job status',
   description:
-    'Progress and outcome of a long operation started by deploy_blue_green, rollback, restart or reset_oauth in this server. ' +
+    'Progress, phase and outcome of a long operation started by deploy_blue_green, rollback, restart, reset_oauth or restore_oauth in this server ' +
+    '(the job id is the operation id that status and the history show). ' +
     'Without job_id: the most recent job. wait_seconds lets you wait for it to finish. After a server restart, use status instead.',
   inputSchema: {
     job_id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'a job id').optional().describe('The job id returned by the write tool.'),

@@ -110,6 +110,10 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     const j = await cli(['deploy', '--dry-run', '--json', '--no-pull']);
     expect(j.code, j.stderr).toBe(0);
     expect(JSON.parse(j.stdout)).toMatchObject({ jobId: null, state: 'planned', result: { dryRun: true } });
+    const rs = await cli(['restart', '--dry-run']);
+    expect(rs.code, rs.stderr).toBe(0);
+    expect(rs.stdout).toMatch(/^\d+\. start: docker API: remove loop-api-green, create it from image /m);
+    expect(rs.stdout).toMatch(/^\d+\. switch: /m);
     const st = JSON.parse((await cli(['status', '--json'])).stdout);
     expect(st.liveColor).toBe('blue');
     expect(st.colors.green).toBeNull();
@@ -143,6 +147,9 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     const o = await cli(['reset-oauth']);
     expect(o.code).toBe(2);
     expect(o.stderr).toMatch(/--dry-run first/);
+    const ro = await cli(['restore-oauth', '../../etc', '--dry-run']);
+    expect(ro.code).toBe(2);
+    expect(ro.stderr).toMatch(/BACKUP: a backup name/);
   });
 
   it('refused operation: exit 1 with message and hint', async () => {

@@ -31,7 +31,8 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
 
   const once = (retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
-      // The retry goes on a connection of its own: the pool may hold other kept-alive ones the same old worker is closing.
+      // The retry goes on a fresh connection (agent: false), as its doc says: through the pool it
+      // could pick another idle connection the same old nginx worker is closing at that instant.
       const req = request(url, { agent: retry ? agent : false, timeout: 5_000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');

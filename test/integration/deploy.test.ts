@@ -6,8 +6,8 @@
  * with its backup.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -45,7 +45,7 @@ async function status(c: Client) {
     liveColor: string;
     colors: Record<string, { state: string; version: string | null } | null>;
     lock: { held: boolean; holder: string | null; operationId: string | null };
-    interruptedOperation: { operationId: string; phase: string } | null;
+    interruptedOperation: { operationId: string; phase: string; startedAt: string } | null;
     recentDeployments: Array<{ kind: string; outcome: string }>;
   };
 }
@@ -153,16 +153,84 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     expect((await status(h.client)).lock.held).toBe(false);
   });
 
-  it('keeps a backup of the OAuth keys and DB on reset_oauth', async () => {
+  it('one identity, a live lock: while a deploy runs here, recover and release_lock refuse and name the holder; job_status shows real phases', async () => {
+    commitToOrigin(sandbox!, { VERSION: '1.4.1', MODE: 'slow:4' }, 'v1.4.1 slow');
+    const started = await call(h.client, 'deploy_blue_green', { wait_seconds: 0 });
+    const jobId = (started.structuredContent as { jobId: string }).jobId;
+    expect(jobId).toMatch(/^deploy-\d{8}-\d{6}-[0-9a-f]{4}$/);
+    // The lock on the NAS names the job: the job id IS the operation id.
+    const st = await waitFor(() => status(h.client), (s) => s.lock.held, 30_000, 100);
+    expect(st.lock.operationId).toBe(jobId);
+    const phases = new Set<string>();
+    const job = await waitFor(
+      async () => (await call(h.client, 'job_status', { job_id: jobId })).structuredContent as { phase: string },
+      (j) => (phases.add(j.phase), j.phase === 'health'),
+      120_000,
+      100,
+    );
+    expect(job.phase).toBe('health');
+    const rec = await call(h.client, 'recover');
+    expect(rec.isError).toBe(true);
+    expect(textOf(rec)).toMatch(new RegExp(`recover refused: the lock is live, held by .* for deploy ${jobId} since .*last heartbeat \\d+ s ago`));
+    const rel = await call(h.client, 'release_lock', { confirm: jobId });
+    expect(rel.isError).toBe(true);
+    expect(textOf(rel)).toMatch(/release_lock refused: the lock is live/);
+    const done = (await call(h.client, 'job_status', { job_id: jobId, wait_seconds: 180 })).structuredContent as { state: string; phase: string; progress: string[] };
+    expect(done.state).toBe('succeeded');
+    expect(done.phase).toBe('done');
+    for (const p of ['locked', 'pull', 'build', 'start', 'health', 'switch', 'verify', 'retire']) expect(done.progress.join('\n')).toContain(`phase: ${p}`);
+    expect(phases.has('starting') && phases.size === 1).toBe(false);
+    const after = await status(h.client);
+    expect(after.lock.held).toBe(false);
+    expect(after.recentDeployments[0]).toMatchObject({ id: jobId, kind: 'deploy', outcome: 'succeeded' });
+  });
+
+  it('release_lock removes a stale lock it was told about, and refuses a fresh one or a wrong id', async () => {
+    const lockDir = join(sandbox!.stateDir, 'lock');
+    const put = (operationId: string, mtime?: number) => {
+      mkdirSync(lockDir, { recursive: true });
+      const f = join(lockDir, 'details.json');
+      writeFileSync(f, `${JSON.stringify({ operationId, operation: 'deploy', holder: 'cli:gone@laptop', since: '2026-12-06T00:00:00.000Z', host: 'laptop', pid: 4242, heartbeatAt: '2026-12-06T00:00:01.000Z' })}\n`);
+      if (mtime !== undefined) utimesSync(f, mtime, mtime);
+      execFileSync('chown', ['-R', `${sandbox!.ssh.username}:${sandbox!.ssh.username}`, lockDir]);
+    };
+    try {
+      put('deploy-20261206-000000-beef');
+      const fresh = await call(h.client, 'release_lock', { confirm: 'deploy-20261206-000000-beef' });
+      expect(fresh.isError).toBe(true);
+      expect(textOf(fresh)).toMatch(/the lock is live, held by cli:gone@laptop on laptop \(pid 4242\) for deploy deploy-20261206-000000-beef/);
+      put('deploy-20261206-000000-beef', Date.now() / 1000 - 120);
+      const wrong = await call(h.client, 'release_lock', { confirm: 'deploy-20261206-000000-cafe' });
+      expect(wrong.isError).toBe(true);
+      expect(textOf(wrong)).toMatch(/confirm must be the lock's operation id/);
+      const ok = await call(h.client, 'release_lock', { confirm: 'deploy-20261206-000000-beef' });
+      expect(ok.isError ?? false, textOf(ok)).toBe(false);
+      expect(ok.structuredContent).toMatchObject({ released: true, operationId: 'deploy-20261206-000000-beef', holder: 'cli:gone@laptop' });
+      expect(existsSync(lockDir)).toBe(false);
+      expect(readdirSync(sandbox!.stateDir).filter((f) => f.startsWith('lock'))).toEqual([]);
+    } finally {
+      rmSync(lockDir, { recursive: true, force: true });
+    }
+  });
+
+  it('reset_oauth keeps a backup of the OAuth keys and DB and recreates through the idle color: zero failed requests', async () => {
     const keysDir = sandbox!.app.oauthKeysDir;
     const before = readdirSync(keysDir).map((f) => [f, readFileSync(join(keysDir, f), 'utf8')] as const);
     expect(before.length).toBeGreaterThan(0);
     const dry = await call(h.client, 'reset_oauth', { dry_run: true });
     expect(dry.isError ?? false).toBe(false);
+    const plan = (dry.structuredContent as { result: { steps: Array<{ step: string; argv?: string[] }> } }).result.steps;
+    expect(plan.find((s) => s.step === 'backup' && s.argv?.[0] === 'mv')?.argv).toEqual(['mv', '--', keysDir, expect.stringMatching(/\/backups\/oauth-reset-\d{8}T\d{6}\/$/)]);
     expect(readdirSync(keysDir)).toEqual(before.map(([f]) => f)); // dry run changed nothing
+    const liveBefore = (await status(h.client)).liveColor;
+    const load = startLoad(sandbox!.frontUrl);
+    await new Promise((r) => setTimeout(r, 300));
     const r = await call(h.client, 'reset_oauth', { confirm: 'loop-api' });
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await load.stop();
     expect(r.isError ?? false, textOf(r)).toBe(false);
-    const res = (r.structuredContent as { result: { backupDir: string; recreated: string[] } }).result;
+    expect(report.failures, report.failureSamples.join('\n')).toBe(0);
+    const res = (r.structuredContent as { result: { backupName: string; backupDir: string; recreated: string[]; liveColor: string } }).result;
     const backedUp = join(res.backupDir, 'oauth-keys');
     for (const [f, content] of before) expect(readFileSync(join(backedUp, f), 'utf8')).toBe(content);
     expect(readFileSync(join(res.backupDir, 'loop.db'), 'utf8').length).toBeGreaterThan(0);
@@ -170,7 +238,53 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     const after = readdirSync(keysDir).map((f) => readFileSync(join(keysDir, f), 'utf8'));
     expect(after.length).toBeGreaterThan(0);
     expect(after).not.toEqual(before.map(([, c]) => c));
-    expect(res.recreated.length).toBeGreaterThan(0);
+    expect(res.liveColor).not.toBe(liveBefore);
+    expect(res.recreated).toContain(`loop-api-${res.liveColor}`);
+    const st = await status(h.client);
+    expect(st.liveColor).toBe(res.liveColor);
+    expect((st as unknown as { oauthBackups: string[] }).oauthBackups[0]).toBe(res.backupName);
+  });
+
+  it('restore_oauth puts the newest backup back byte for byte, keeps what was live, zero failed requests', async () => {
+    const keysDir = sandbox!.app.oauthKeysDir;
+    const dbPath = sandbox!.app.dbPath;
+    const backups = (await status(h.client) as unknown as { oauthBackups: string[] }).oauthBackups;
+    const newest = backups.find((b) => b.startsWith('oauth-reset-'))!;
+    const backupDir = join(dirname(dbPath), 'backups', newest);
+    const liveKeys = readdirSync(keysDir).map((f) => [f, readFileSync(join(keysDir, f))] as const);
+    const liveDb = readFileSync(dbPath);
+
+    const dry = await call(h.client, 'restore_oauth', { dry_run: true });
+    expect(dry.isError ?? false, textOf(dry)).toBe(false);
+    expect((dry.structuredContent as { result: { backup: string } }).result.backup).toBe(newest);
+    expect(textOf(dry)).toMatch(/sudo cp -a -- \S+\/oauth-keys /);
+    const refused = await call(h.client, 'restore_oauth', { confirm: 'yes' });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/confirm must be the app name/);
+
+    const load = startLoad(sandbox!.frontUrl);
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await call(h.client, 'restore_oauth', { confirm: 'loop-api' });
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await load.stop();
+    expect(r.isError ?? false, textOf(r)).toBe(false);
+    expect(report.failures, report.failureSamples.join('\n')).toBe(0);
+    const res = (r.structuredContent as { result: { restoredFrom: string; restoredPaths: string[]; previousBackupDir: string } }).result;
+    expect(res.restoredFrom).toBe(newest);
+    expect(res.restoredPaths).toEqual([keysDir, dbPath]);
+    // Byte for byte, same modes: the live files are the backup's.
+    const backupKeys = readdirSync(join(backupDir, 'oauth-keys'));
+    expect(readdirSync(keysDir)).toEqual(backupKeys);
+    for (const f of backupKeys) {
+      expect(readFileSync(join(keysDir, f)).equals(readFileSync(join(backupDir, 'oauth-keys', f))), f).toBe(true);
+      expect(statSync(join(keysDir, f)).mode).toBe(statSync(join(backupDir, 'oauth-keys', f)).mode);
+    }
+    expect(readFileSync(dbPath).equals(readFileSync(join(backupDir, 'loop.db')))).toBe(true);
+    // What was live before the restore is kept in its own backup.
+    for (const [f, content] of liveKeys) expect(readFileSync(join(res.previousBackupDir, 'oauth-keys', f)).equals(content)).toBe(true);
+    expect(readFileSync(join(res.previousBackupDir, 'loop.db')).equals(liveDb)).toBe(true);
+    const st = await status(h.client);
+    expect(st.recentDeployments[0]).toMatchObject({ kind: 'restore_oauth', outcome: 'succeeded' });
   });
 
   it('switches back by itself when the new color dies during verification, and says why', async () => {
@@ -263,6 +377,38 @@ describe.skipIf(!sandbox)('nginx switch aborted by an invalid config', () => {
   });
 });
 
+describe.skipIf(!sandbox)('an operation whose lock is taken over', () => {
+  const h = useSandboxServer((c) => {
+    fastDeploy(c);
+    c.deploy.heartbeatIntervalMs = 500;
+    c.deploy.heartbeatStaleMs = 2_000;
+  });
+
+  it('stops at its next heartbeat and writes nothing more in its name', async () => {
+    commitToOrigin(sandbox!, { VERSION: '4.0.0', MODE: 'slow:8' }, 'slow v4');
+    const started = await call(h.client, 'deploy_blue_green', { wait_seconds: 0 });
+    const jobId = (started.structuredContent as { jobId: string }).jobId;
+    await waitFor(async () => ((await call(h.client, 'job_status', { job_id: jobId })).structuredContent as { phase: string }).phase, (p) => p === 'health', 120_000, 100);
+    // Another holder takes the lock over (as a recover elsewhere would, had it judged the lock stale).
+    const f = join(sandbox!.stateDir, 'lock', 'details.json');
+    const d = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+    writeFileSync(f, `${JSON.stringify({ ...d, holder: 'cli:other@laptop', host: 'laptop', pid: 1 })}\n`);
+    execFileSync('chown', [`${sandbox!.ssh.username}:${sandbox!.ssh.username}`, f]);
+    try {
+      const job = (await call(h.client, 'job_status', { job_id: jobId, wait_seconds: 60 })).structuredContent as { state: string; error: string | null };
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatch(new RegExp(`operation ${jobId} lost its lock \\(the lock names another holder now\\)`));
+      // Nothing more in its name: the lock still names the other holder, no history line, traffic untouched.
+      expect(JSON.parse(readFileSync(f, 'utf8'))).toMatchObject({ holder: 'cli:other@laptop', operationId: jobId });
+      const st = await status(h.client);
+      expect(st.liveColor).toBe('blue');
+      expect(st.recentDeployments.map((r) => (r as unknown as { id: string }).id)).not.toContain(jobId);
+    } finally {
+      rmSync(join(sandbox!.stateDir, 'lock'), { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered', () => {
   let child: ChildProcess | undefined;
   const port = 18765;
@@ -340,7 +486,9 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     const after = await status(c);
     expect(after.lock.held).toBe(false);
     expect(after.interruptedOperation).toBeNull();
-    expect(after.recentDeployments[0]).toMatchObject({ kind: 'deploy', outcome: 'recovered' });
+    // Recovered under the interrupted operation's own id and start time.
+    const killedId = (started.structuredContent as { jobId: string }).jobId;
+    expect(after.recentDeployments[0]).toMatchObject({ id: killedId, kind: 'deploy', outcome: 'recovered', startedAt: st.interruptedOperation!.startedAt });
     const report = await load.stop();
     expect(report.failures, report.failureSamples.join('\n')).toBe(0);
 

@@ -8,6 +8,7 @@
  * itself when verification fails or anything breaks after the switch.
  */
 import type { ContainerSpec } from '../../docker/index.js';
+import { nginxReload, nginxTest, showCommand } from '../commands.js';
 import type { Services } from '../../ops/services.js';
 import { colorContainerName, LABEL_APP, LABEL_COLOR } from '../../ops/status.js';
 import { waitHealthy } from '../health-gate.js';
@@ -94,7 +95,10 @@ export function cutoverPlan(svc: Services, c: Cutover): PlanStep[] {
         )
       : noteStep('start', `docker API: start ${toName} if it is not running`),
     noteStep('health', `GET ${app.healthPath} on 127.0.0.1:${app.colorPorts[c.to]} up to ${c.gate.attempts}×${c.gate.intervalMs} ms (${c.gate.successThreshold} success needed)`),
-    noteStep('switch', `upstream ${nginx.upstreamFile} → 127.0.0.1:${app.colorPorts[c.to]}; ${nginx.useSudo ? 'sudo ' : ''}${nginx.testCommand.join(' ')}; ${nginx.useSudo ? 'sudo ' : ''}${nginx.reloadCommand.join(' ')}`),
+    noteStep(
+      'switch',
+      `upstream ${nginx.upstreamFile} → 127.0.0.1:${app.colorPorts[c.to]} (temp file + rename); ${showCommand(nginxTest(nginx.testCommand, nginx.useSudo))}; ${showCommand(nginxReload(nginx.reloadCommand, nginx.useSudo))}`,
+    ),
     noteStep('verify', `GET ${app.healthPath} through the front (127.0.0.1:${app.frontPort}) for ${c.verify.seconds} s; two failures in a row switch back to ${c.from}`),
     noteStep(
       'retire',

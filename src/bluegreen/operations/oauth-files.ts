@@ -40,7 +40,9 @@ export async function moveLiveIntoBackup(svc: Services, name: string, signal?: A
 
 /** Backup names on the NAS, newest first (only names the backup regex accepts). */
 export async function listBackups(svc: Services, signal?: AbortSignal): Promise<string[]> {
-  const r = await runCommand(svc, listDir(backupsRoot(svc.config.app.vaultPath)), { signal, check: false });
+  const root = backupsRoot(svc.config.app.vaultPath);
+  let r = await runCommand(svc, listDir(root), { signal, check: false });
+  if (r.code !== 0 && /permission denied/i.test(r.stderr)) r = await runCommand(svc, listDir(root, true), { signal, check: false });
   if (r.code !== 0) return [];
   return r.stdout
     .split('\n')

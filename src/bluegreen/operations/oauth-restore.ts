@@ -93,6 +93,10 @@ export async function restoreOauth(svc: Services, req: RestoreRequest, o: Omit<O
     const restoredPaths: string[] = [];
     for (const c of copyCommands(svc, name)) {
       if ((await runCommand(svc, c.exists, { signal: op.signal, check: false })).code !== 0) continue;
+      // cp -a onto an existing directory would copy INTO it: the live path must be gone (moved above).
+      if ((await runCommand(svc, pathExists(c.live), { signal: op.signal, check: false })).code === 0) {
+        throw new OperationError(`${c.live} is still there after it was moved to ${safety}; nothing was copied over it`, `Check ${c.live} on the NAS; traffic is untouched.`);
+      }
       op.progress(`restoring ${c.live} from ${name}`);
       await runCommand(svc, c.copy, { signal: op.signal });
       restoredPaths.push(c.live);

@@ -69,7 +69,8 @@ export async function recover(svc: Services, o: Omit<OperationOptions, 'kind'>):
   }
   const kind = (interrupted?.kind ?? lock.details?.operation ?? 'recover') as OperationKind;
   const detail = interrupted?.detail ?? {};
-  const phaseWhenCut = interrupted?.phase ?? null;
+  // A recover that was itself cut off left its own phase; the phase it found is in the detail.
+  const phaseWhenCut = interrupted ? (interrupted.phase === 'recover' ? (detail.phaseWhenCut ?? 'recover') : interrupted.phase) : null;
 
   return runOperation<'locked' | 'recover', RecoverResult>(
     svc,

@@ -12,7 +12,7 @@ import { noteStep, type PlanStep } from '../plan.js';
 import type { Color } from '../upstream.js';
 import type { CutoverPhase } from './cutover.js';
 import { planRecreate, recreateIdle, recreatePlanSteps } from './recreate.js';
-import { colorTarget, configGate, describeProbe, lastLogs, liveColor } from './shared.js';
+import { colorTarget, configGate, describeProbe, lastLogs, liveColor, msRound } from './shared.js';
 
 export type RestartPhase = 'locked' | 'restart' | CutoverPhase;
 
@@ -30,6 +30,8 @@ export interface RestartResult {
   container: string;
   healthy: true;
   durationMs: number;
+  /** Phase timings of the cut-over (start, health, switch, verify, retire), zero-downtime mode only. */
+  timingsMs: Record<string, number> | null;
 }
 
 export async function planRestart(svc: Services, req: RestartRequest, signal?: AbortSignal): Promise<{ dryRun: true; steps: PlanStep[]; message: string }> {
@@ -64,19 +66,18 @@ export async function restart(svc: Services, req: RestartRequest, o: Omit<Operat
             lastLogLines: await lastLogs(svc, liveName),
           });
         }
-        return { operationId: op.id, mode: 'in_place', fromColor: live, liveColor: live, container: liveName, healthy: true, durationMs: Math.round(performance.now() - t0) };
+        return { operationId: op.id, mode: 'in_place', fromColor: live, liveColor: live, container: liveName, healthy: true, durationMs: Math.round(performance.now() - t0), timingsMs: null };
       },
     );
   }
-  const id = o.id;
   return runOperation<RestartPhase, RestartResult>(svc, { ...o, kind: 'restart', detail: { fromColor: live, mode: 'zero_downtime' } }, async (op) => {
-    const p = await planRecreate(svc, live, op.id ?? id, op.signal);
+    const p = await planRecreate(svc, live, op.id, op.signal);
     Object.assign(op.facts, { fromColor: p.from, toColor: p.to, image: p.live.image });
     await op.note({ toColor: p.to });
     op.progress(`restarting through ${p.to}: recreating it from ${liveName}'s spec`);
-    await recreateIdle(op, p);
+    const cut = await recreateIdle(op, p);
     const container = colorContainerName(svc.config.app.name, p.to);
     op.progress(`restarted: ${container} serves; ${liveName} ${p.cutover.retire}`);
-    return { operationId: op.id, mode: 'zero_downtime', fromColor: live, liveColor: p.to, container, healthy: true, durationMs: Math.round(performance.now() - t0) };
+    return { operationId: op.id, mode: 'zero_downtime', fromColor: live, liveColor: p.to, container, healthy: true, durationMs: Math.round(performance.now() - t0), timingsMs: msRound(cut.timingsMs) };
   });
 }
