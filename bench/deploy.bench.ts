@@ -9,7 +9,7 @@
  * Resets the sandbox before and after. Run: npm run bench:deploy
  * Also the zero-downtime restart (idle color recreated from the live spec,
  * gated, switched, verified, old color recycled).
- * Env: BENCH_DEPLOYS (default 3), BENCH_ROLLBACKS (default 6), BENCH_RESTARTS (default 3).
+ * Env: BENCH_DEPLOYS (default 3), BENCH_ROLLBACKS (default 6), BENCH_RESTARTS (default 3), BENCH_ROLLBACKS_TO (default 3).
  */
 import { execFileSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -20,6 +20,7 @@ import { stats } from './stats.js';
 
 const DEPLOYS = Number(process.env.BENCH_DEPLOYS ?? 3);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 6);
+const ROLLBACKS_TO = Number(process.env.BENCH_ROLLBACKS_TO ?? 3);
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3);
 const SEED_ROLLBACK_MS = 30_000;
 
@@ -43,11 +44,13 @@ async function main() {
   try {
     const phases: Record<string, number[]> = {};
     const totals: number[] = [];
+    const deployIds: string[] = [];
     for (let i = 0; i < DEPLOYS; i++) {
       sandbox('commit', '-m', `bench ${i}`, `VERSION=5.0.${i}`);
       const t0 = performance.now();
       const r = await call('deploy_blue_green', {});
       totals.push(performance.now() - t0);
+      deployIds.push(r.result.operationId as string);
       for (const [k, v] of Object.entries(r.result.timingsMs as Record<string, number>)) (phases[k] ??= []).push(v);
     }
     console.log(`deploy phases, median of ${DEPLOYS} deploys (ms):`);
@@ -66,6 +69,18 @@ async function main() {
     }
     const s = stats(rb);
     console.log(`\nrollback to the running previous color, end to end through MCP (n=${ROLLBACKS}): median ${s.median.toFixed(0)} ms, p95 ${s.p95.toFixed(0)} ms; the slash command's rebuild: ~${SEED_ROLLBACK_MS} ms → ${(SEED_ROLLBACK_MS / s.median).toFixed(1)}× faster`);
+
+    // Rollback to a version (a retained image onto the idle color: start, gate, switch, verify), alternating between the oldest two deploys.
+    const rbTo: number[] = [];
+    for (let i = 0; i < ROLLBACKS_TO && deployIds.length >= 2; i++) {
+      const t0 = performance.now();
+      await call('rollback', { to: deployIds[i % 2] });
+      rbTo.push(performance.now() - t0);
+    }
+    if (rbTo.length) {
+      const t = stats(rbTo);
+      console.log(`rollback to a version (retained image, full gate + 5 s verify), end to end through MCP (n=${rbTo.length}): median ${t.median.toFixed(0)} ms, min ${t.min.toFixed(0)}, max ${t.max.toFixed(0)}; the slash command's rebuild: ~${SEED_ROLLBACK_MS} ms`);
+    }
 
     const rs: number[] = [];
     const rsPhases: Record<string, number[]> = {};

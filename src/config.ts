@@ -132,6 +132,31 @@ const nginxSchema = z
   })
   .strict();
 
+/** Longest timed retention of the previous color: a week. */
+export const KEEP_PREVIOUS_MAX_MINUTES = 7 * 24 * 60;
+
+// "30" from YAML or 30 from an env override (parsed as JSON) mean the same.
+const keepPreviousSchema = z.preprocess(
+  (v) => (typeof v === 'number' ? String(v) : v),
+  z.union([
+    z.enum(['running', 'stopped']),
+    z
+      .string()
+      .regex(/^[1-9][0-9]{0,4}$/, 'must be "running", "stopped" or a number of minutes')
+      .refine((m) => Number(m) <= KEEP_PREVIOUS_MAX_MINUTES, `at most ${KEEP_PREVIOUS_MAX_MINUTES} minutes`),
+  ]),
+);
+
+/** deploy.keepPrevious as a decision. */
+export type KeepPrevious = { mode: 'running' } | { mode: 'stopped' } | { mode: 'timed'; minutes: number };
+
+export function keepPreviousPolicy(v: string): KeepPrevious {
+  if (v === 'running' || v === 'stopped') return { mode: v };
+  const minutes = Number(v);
+  if (!Number.isInteger(minutes) || minutes < 1) throw new Error(`invalid deploy.keepPrevious: ${JSON.stringify(v)}`);
+  return { mode: 'timed', minutes };
+}
+
 const deploySchema = z
   .object({
     /** Health gate of a new color: attempts × interval, consecutive successes needed. */
@@ -142,8 +167,13 @@ const deploySchema = z
     /** After the switch, probe the front this long; any failure switches back. */
     verifySeconds: z.number().int().min(0).max(3_600).default(30),
     verifyIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
-    /** The previous color after a good deploy: kept running (instant rollback) or stopped. */
-    keepPrevious: z.enum(['running', 'stopped']).default('running'),
+    /**
+     * The previous color after a good deploy: kept running (instant rollback),
+     * stopped, or "<minutes>": kept running that long, then stopped.
+     */
+    keepPrevious: keepPreviousSchema.default('running'),
+    /** Images kept besides the live and previous ones (and any a container uses); older ones are pruned after a deploy. */
+    retainImages: z.number().int().min(0).max(100).default(5),
     buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
     /**
      * Rollback's verification through the front after the switch. 0: one probe

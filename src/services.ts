@@ -3,6 +3,9 @@
  * the NAS and the Docker engine over it, plus the NAS probe for /healthz and
  * the close hook called once on shutdown.
  */
+import { readPreviousStop } from './bluegreen/previous-color.js';
+import { PreviousColorWatch } from './bluegreen/previous-watch.js';
+import { stopPreviousIfDue } from './bluegreen/operations/stop-previous.js';
 import type { Config, Secrets } from './config.js';
 import { createDockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
@@ -23,7 +26,16 @@ export interface ServiceBundle {
   close(): Promise<void>;
 }
 
-export async function createServices(config: Config, secrets: Secrets, log: Logger): Promise<ServiceBundle> {
+export interface ServiceOptions {
+  /**
+   * Keep the timed stop of the previous color (deploy.keepPrevious minutes):
+   * pick up a due time left on the NAS and wake up for it. A server does;
+   * one-shot CLI runs do not (default true).
+   */
+  watchPreviousColor?: boolean;
+}
+
+export async function createServices(config: Config, secrets: Secrets, log: Logger, opts: ServiceOptions = {}): Promise<ServiceBundle> {
   const pool = createNasPool(config, secrets, log.child({ component: 'ssh' }));
   const docker = createDockerEngine(pool, config);
   const jobs = new JobRegistry();
@@ -40,8 +52,20 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
   const reads = new ReadCoalescer();
   const invalidate = () => reads.invalidate();
   events.subscribe({ started: invalidate, phase: invalidate, finished: invalidate });
+  const services: Services = { config, pool, docker, log, jobs, events, reads };
+  let watch: PreviousColorWatch | undefined;
+  if (opts.watchPreviousColor ?? true) {
+    watch = new PreviousColorWatch(
+      log.child({ component: 'keep-previous' }),
+      () => stopPreviousIfDue(services),
+      async () => (await readPreviousStop(pool, config.state.dir))?.stopAt,
+    );
+    services.previousColor = watch;
+    // In the background: startup does not wait for the NAS.
+    void watch.resume();
+  }
   return {
-    services: { config, pool, docker, log, jobs, events, reads },
+    services,
     // Reachable = SSH login works and the Docker Engine answers through it.
     probeNas: async () => {
       try {
@@ -54,6 +78,7 @@ export async function createServices(config: Config, secrets: Secrets, log: Logg
       // A deploy cut off here is journaled on the NAS and recoverable, but
       // finishing it is better: give running jobs a bounded time first.
       await jobs.drain(20_000);
+      await watch?.close();
       // Tell the owner how those ended (bounded: a dead receiver does not hold the shutdown).
       await notifier?.drain(10_000);
       docker.close();

@@ -176,3 +176,6 @@ export function lockAge(stateDir: string): RemoteCommand {
 
 /** `mkdir -p <stateDir>`, for writers that may come before any lock (journal, history). */
 export const ensureStateDir = (stateDir: string) => cmd(['mkdir', '-p', '--', assertStateDir(stateDir)]);
+
+/** Forgets the scheduled stop of the previous color (deploy.keepPrevious). */
+export const removePreviousStop = (stateDir: string) => cmd(['rm', '-f', '--', posix.join(assertStateDir(stateDir), 'previous-stop.json')]);

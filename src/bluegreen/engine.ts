@@ -8,6 +8,7 @@
 export { LockLostError, newOperationId, OperationError, runOperation, type OperationContext, type OperationOptions, type Who } from './operation.js';
 export { cleanVersion, deploy, imageTag, planDeploy, type DeployPlan, type DeployRequest, type DeployResult } from './operations/deploy.js';
 export { rollback, type RollbackResult } from './operations/rollback.js';
+export { rollbackTo, type RollbackToResult } from './operations/rollback-to.js';
 export { planRestart, restart, type RestartRequest, type RestartResult } from './operations/restart.js';
 export { stop, type StopRequest, type StopResult } from './operations/stop.js';
 export { planReset, resetOauth, type ResetPlan, type ResetResult } from './operations/oauth-reset.js';

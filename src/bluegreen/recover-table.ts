@@ -26,9 +26,10 @@ const cutoverRows: Row = { start: BEFORE_SWITCH, health: BEFORE_SWITCH, switch: 
 const withBackup = (r: Row): Row => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [...v, 'note_backup' as const]]));
 
 export const RECOVER_TABLE: Record<OperationKind, Row> = {
-  deploy: { locked: NOTHING, fetch: NOTHING, pull: NOTHING, build: NOTHING, ...cutoverRows },
-  // The target container is the previous version, not something the rollback made: never stopped.
-  rollback: { locked: NOTHING, start: NOTHING, health: NOTHING, switch: ['check_traffic'], verify: ['check_traffic'], retire: ['check_traffic'] },
+  deploy: { locked: NOTHING, fetch: NOTHING, pull: NOTHING, build: NOTHING, ...cutoverRows, prune: ['check_traffic'] },
+  // An instant rollback's target is the previous version, labelled by its own deploy: stop_unswitched_idle
+  // leaves it. A rollback to a version recreates the idle color labelled with its own id: stopped if never switched to.
+  rollback: { locked: NOTHING, start: BEFORE_SWITCH, health: BEFORE_SWITCH, switch: AROUND_SWITCH, verify: AROUND_SWITCH, retire: ['check_traffic'] },
   restart: { locked: NOTHING, restart: ['check_traffic'], ...cutoverRows },
   stop: { locked: NOTHING, stop: NOTHING },
   reset_oauth: { locked: NOTHING, backup: ['note_backup'], ...withBackup(cutoverRows) },

@@ -47,7 +47,7 @@ export const HUMAN_USAGE = `  ${PROG} status [--history N]
           [--stream both|stdout|stderr] [--no-timestamps] [--max-bytes N]
   ${PROG} health [--timeout-ms N]
   ${PROG} deploy [--ref R] [--no-pull] [--dry-run]
-  ${PROG} rollback
+  ${PROG} rollback [--to DEPLOYMENT_ID|VERSION|IMAGE]
   ${PROG} restart [--in-place] [--dry-run]
   ${PROG} stop CONTAINER --confirm CONTAINER [--force]
   ${PROG} reset-oauth --confirm APP | --dry-run
@@ -159,7 +159,13 @@ const SPECS: Record<HumanVerb, VerbSpec> = {
     flagOf: { pull: '--no-pull' },
     job: true,
   },
-  rollback: { tool: rollbackTool, options: {}, positionals: 0, args: () => ({ wait_seconds: JOB_WAIT_SECONDS }), job: true },
+  rollback: {
+    tool: rollbackTool,
+    options: { to: { type: 'string' } },
+    positionals: 0,
+    args: (v) => defined({ to: str(v, 'to'), wait_seconds: JOB_WAIT_SECONDS }),
+    job: true,
+  },
   restart: {
     tool: restartTool,
     options: { 'in-place': { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
@@ -353,7 +359,7 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
 
   let bundle: Awaited<ReturnType<typeof createServices>>;
   try {
-    bundle = await createServices(config, secrets, log);
+    bundle = await createServices(config, secrets, log, { watchPreviousColor: false });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const pr of e.problems) say(`config: ${pr}`);

@@ -41,6 +41,16 @@ export interface ContainerInfo {
   lastHealthOutput: string | undefined;
 }
 
+/** Which image a container (any state) was created from. */
+export interface ContainerImageUse {
+  name: string;
+  /** The reference it was created with (tag), as the list endpoint shows it. */
+  image: string;
+  /** sha256:… of the image. */
+  imageId: string;
+  state: string;
+}
+
 export interface LogLine {
   stream: 'stdout' | 'stderr';
   text: string;
@@ -263,6 +273,37 @@ export class DockerEngine {
     const r = await this.call('GET', paths.images(reference), { signal });
     const raw = JSON.parse(r.body.toString('utf8')) as Array<{ Id: string; RepoTags: string[] | null; Created: number; Labels: Record<string, string> | null }>;
     return raw.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], created: i.Created, labels: i.Labels ?? {} }));
+  }
+
+  /**
+   * Every container on the host (running or stopped) with the image it was
+   * created from, in one list call: what image retention must never remove.
+   */
+  async containerImages(signal?: AbortSignal): Promise<ContainerImageUse[]> {
+    const r = await this.call('GET', paths.list({ all: true }), { signal });
+    const list = JSON.parse(r.body.toString('utf8')) as Array<{ Names?: string[]; Image?: string; ImageID?: string; State?: string }>;
+    return list.map((c) => ({
+      name: (c.Names?.[0] ?? '').replace(/^\//, ''),
+      image: c.Image ?? '',
+      imageId: c.ImageID ?? '',
+      state: c.State ?? 'unknown',
+    }));
+  }
+
+  /**
+   * Removes an image tag without force (the Engine refuses one a container
+   * uses: 409). `gone` when it did not exist (any more).
+   */
+  async removeImage(ref: string, signal?: AbortSignal): Promise<{ status: 'removed' | 'gone' | 'in_use'; untagged: string[]; deleted: string[] }> {
+    const r = await this.call('DELETE', paths.imageRemove(ref), { signal, okStatuses: [404, 409], timeoutMs: 120_000 });
+    if (r.status === 404) return { status: 'gone', untagged: [], deleted: [] };
+    if (r.status === 409) return { status: 'in_use', untagged: [], deleted: [] };
+    const items = JSON.parse(r.body.toString('utf8') || '[]') as Array<{ Untagged?: string; Deleted?: string }>;
+    return {
+      status: 'removed',
+      untagged: items.flatMap((i) => (i.Untagged ? [i.Untagged] : [])),
+      deleted: items.flatMap((i) => (i.Deleted ? [i.Deleted] : [])),
+    };
   }
 
   /** `docker build` on the NAS with output streamed line by line. */

@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { SshPool } from '../ssh/pool.js';
 import { DockerEngine } from './engine.js';
 
-export { DockerEngine, DockerError, type ContainerInfo, type LogLine } from './engine.js';
+export { DockerEngine, DockerError, type ContainerImageUse, type ContainerInfo, type LogLine } from './engine.js';
 export type { ContainerSpec } from './requests.js';
 
 export function createDockerEngine(pool: SshPool, config: Config): DockerEngine {

@@ -55,6 +55,12 @@ export const paths = {
   images: (reference?: string) =>
     `${API}/images/json${q({ filters: reference ? JSON.stringify({ reference: [reference] }) : undefined })}`,
   imageInspect: (ref: string) => `${API}/images/${encodeURIComponent(assertImage(ref))}/json`,
+  /**
+   * Removes one tag (the image itself only once no tag is left). Never
+   * `force`: the Engine then refuses (409) an image a container uses, running
+   * or stopped, which is exactly the guard retention needs.
+   */
+  imageRemove: (ref: string) => `${API}/images/${encodeURIComponent(assertImage(ref))}${q({ force: 0, noprune: 0 })}`,
 };
 
 export interface LogsQuery {

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { DockerEngine } from '../docker/index.js';
+import type { PreviousColorWatch } from '../bluegreen/previous-watch.js';
 import type { JobRegistry } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { OperationEvents } from './events.js';
@@ -18,6 +19,8 @@ export interface Services {
   log: Logger;
   /** Long operations (deploy, rollback, …) running in this process. */
   jobs: JobRegistry;
+  /** Wakes this server when the previous color is due to stop (deploy.keepPrevious minutes); absent in one-shot CLI runs. */
+  previousColor?: PreviousColorWatch;
   /** Identical NAS reads in flight share one trip; every operation phase invalidates. */
   reads: ReadCoalescer;
   /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */

@@ -11,6 +11,8 @@ import { listBackups } from '../bluegreen/operations/oauth-files.js';
 import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
 import type { ContainerInfo } from '../docker/index.js';
 import type { Services } from './services.js';
+import { parsePreviousStop, previousStopFile } from '../bluegreen/previous-color.js';
+import { retainedVersions, type RetainedVersion } from '../bluegreen/retention.js';
 
 export const LABEL_APP = 'loop-ops.app';
 export const LABEL_COLOR = 'loop-ops.color';
@@ -65,6 +67,10 @@ export interface AppStatus {
   /** An operation that started and did not finish (our server died mid-way). */
   interruptedOperation: JournalInfo | null;
   recentDeployments: DeploymentRecord[];
+  /** Images kept on the NAS, newest first: what `rollback` with `to` can go back to. */
+  retainedVersions: RetainedVersion[];
+  /** deploy.keepPrevious "<minutes>": when the previous color gets stopped. */
+  previousColorStop: { container: string; color: Color; stopAt: string; overdue: boolean } | null;
   /** Backups of the OAuth keys and DB (reset_oauth, restore_oauth), newest first: what restore_oauth can put back. */
   oauthBackups: string[];
   warnings: string[];
@@ -100,7 +106,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
   // One list of every container (a NAS runs a few dozen at most), then only
   // the relevant ones inspected: by our label, or by name for containers
   // created before we managed them. All in parallel with the file snapshot.
-  const [relevant, files, lockDirExists, oauthBackups] = await Promise.all([
+  const [relevant, files, lockDirExists, oauthBackups, images] = await Promise.all([
     docker.listContainers(
       { select: (name, labels) => labels[LABEL_APP] === app || colorNames.includes(name) || config.app.watch.includes(name) },
       opts.signal,
@@ -112,17 +118,20 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
         { path: lockDetailsFile(config.state.dir), maxBytes: 64 * 1024 },
         { path: journalFile(config.state.dir), maxBytes: 256 * 1024 },
         { path: historyFile(config.state.dir), maxBytes: 256 * 1024, tail: true },
+        { path: previousStopFile(config.state.dir), maxBytes: 16 * 1024 },
       ],
       opts.signal,
     ),
     // The lock is the directory; its details file may be missing for a moment (or torn).
     remoteExists(pool, lockDir(config.state.dir), opts.signal),
     listBackups(s, opts.signal).catch(() => [] as string[]),
+    // Status must answer even if the image list does not.
+    docker.listImages(app, opts.signal).catch((e: Error) => e),
   ]);
   const watched = new Set(config.app.watch);
   const byName = new Map(relevant.filter((c) => !watched.has(c.name) || c.labels[LABEL_APP] === app).map((c) => [c.name, c]));
   const siblings = relevant.filter((c) => watched.has(c.name) && c.labels[LABEL_APP] !== app);
-  const [upstreamText, lockText, journalText, historyText] = files;
+  const [upstreamText, lockText, journalText, historyText, previousStopText] = files;
   const snap = { upstream: upstreamText, lock: lockText, journal: journalText };
   const warnings: string[] = [];
 
@@ -166,9 +175,17 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
   const interrupted = journal && !journal.finished ? journal : null;
   if (interrupted && !lock.held) warnings.push(`operation ${interrupted.operationId} stopped at phase ${interrupted.phase} without finishing`);
 
-  const recent = parseJsonLines<DeploymentRecord>(historyText)
-    .slice(-(opts.historyLimit ?? 5))
-    .reverse();
+  const history = parseJsonLines<DeploymentRecord>(historyText).reverse();
+  const recent = history.slice(0, opts.historyLimit ?? 5);
+  if (images instanceof Error) warnings.push(`cannot list the app's images: ${images.message}`);
+  const versions = images instanceof Error ? [] : retainedVersions(app, images, history);
+  const stop = parsePreviousStop(previousStopText);
+  const stopColor = stop ? colors[stop.color] : null;
+  // Only while it still applies: the named container, still running, not live.
+  const previousColorStop =
+    stop && live && live !== stop.color && stopColor?.state === 'running' && stopColor.deploymentId === stop.deploymentId
+      ? { container: stop.container, color: stop.color, stopAt: stop.stopAt, overdue: Date.parse(stop.stopAt) < Date.now() }
+      : null;
   return {
     app,
     liveColor: live,
@@ -184,6 +201,8 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     lock,
     interruptedOperation: interrupted,
     recentDeployments: recent,
+    retainedVersions: versions,
+    previousColorStop,
     oauthBackups,
     warnings,
     checkedAt: new Date().toISOString(),
@@ -225,6 +244,13 @@ export function statusText(st: AppStatus): string {
   }
   const last = st.recentDeployments[0];
   if (last) out.push(`last deployment: ${last.id} ${last.kind} ${last.fromColor ?? '-'}→${last.toColor ?? '-'} ${last.outcome} at ${last.endedAt ?? last.startedAt}`);
+  if (st.previousColorStop) {
+    const p = st.previousColorStop;
+    out.push(`previous color: ${p.container} ${p.overdue ? 'was due to stop at' : 'stops at'} ${p.stopAt} (deploy.keepPrevious)`);
+  }
+  if (st.retainedVersions.length) {
+    out.push(`versions kept for rollback (to): ${st.retainedVersions.map((v) => v.version ?? v.image).join(', ')}`);
+  }
   if (st.oauthBackups.length) out.push(`OAuth backups: ${st.oauthBackups.length} (newest ${st.oauthBackups[0]})`);
   for (const w of st.warnings) out.push(`warning: ${w}`);
   return out.join('\n');

@@ -45,6 +45,22 @@ export const statusOutputShape = () => ({
       message: z.string().nullable(),
     }),
   ),
+  retainedVersions: z
+    .array(
+      z.object({
+        image: z.string(),
+        imageId: z.string(),
+        version: z.string().nullable(),
+        commit: z.string().nullable(),
+        deploymentId: z.string().nullable(),
+        deployedAt: z.string().nullable(),
+      }),
+    )
+    .describe('Images kept on the NAS, newest first: rollback with `to` (a deploymentId, version or image) goes back to one of them'),
+  previousColorStop: z
+    .object({ container: z.string(), color: z.enum(['blue', 'green']), stopAt: z.string(), overdue: z.boolean() })
+    .nullable()
+    .describe('With deploy.keepPrevious set to minutes: when the previous color is stopped'),
   oauthBackups: z.array(z.string()).describe('Backups of the OAuth keys and DB, newest first (restore_oauth puts one back)'),
   warnings: z.array(z.string()),
   checkedAt: z.string(),
@@ -56,7 +72,7 @@ export const statusTool = defineTool({
   description:
     'Start here. Shows the app on the NAS as it is right now: which color (blue/green) nginx routes traffic to, ' +
     'both color containers and the watched siblings (state, health, image, version, uptime, restarts, ports), ' +
-    'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments and the OAuth backups. ' +
+    'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments, the OAuth backups and the versions kept for rollback. ' +
     'Read-only and fast; call it before and after any change.',
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),

@@ -17,6 +17,7 @@ import {
   restoreOauth,
   restart,
   rollback,
+  rollbackTo,
   stop,
 } from '../bluegreen/engine.js';
 import type { Services } from '../services.js';
@@ -71,16 +72,30 @@ export const deployTool = defineTool({
 
 export const rollbackTool = defineTool({
   name: 'rollback',
-  title: 'Roll back to the previous color',
+  title: 'Roll back (previous color, or a kept version)',
   description:
-    'Switches traffic back to the other color (the previous version). If that container is stopped it is started and health-gated first; ' +
-    'if it is running this takes a few seconds. Verifies through the front and switches back if that fails. Use after a bad deploy.',
-  inputSchema: { wait_seconds: waitSecondsInput },
+    'Without `to`: switches traffic back to the other color (the previous version). If that container is stopped it is started and health-gated first; ' +
+    'if it is running this takes a few seconds. Verifies through the front and switches back if that fails. Use after a bad deploy. ' +
+    'With `to` (a deployment id, version or image tag; status lists the kept ones under retainedVersions): deploys that kept image to the idle color ' +
+    'with the live config, through the same health gate, switch and verification as a deploy (zero downtime, no rebuild). ' +
+    'An unknown or pruned version is refused before anything changes, listing what is available.',
+  inputSchema: {
+    to: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:+-]*$/, 'a deployment id, version or image tag')
+      .optional()
+      .describe('Roll back to this deployment id, version or image tag (from status retainedVersions) instead of the other color.'),
+    wait_seconds: waitSecondsInput,
+  },
   outputSchema: jobOutputShape,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   access: 'write',
   handler: (svc: Services) => async (args, ctx) =>
-    runAsJob(svc, ctx, 'rollback', args.wait_seconds, (j) => rollback(svc, { ...j, who: { caller: ctx.caller.id } })),
+    runAsJob(svc, ctx, 'rollback', args.wait_seconds, (j) =>
+      args.to === undefined ? rollback(svc, { ...j, who: { caller: ctx.caller.id } }) : rollbackTo(svc, args.to, { ...j, who: { caller: ctx.caller.id } }),
+    ),
 });
 
 export const restartTool = defineTool({

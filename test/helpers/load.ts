@@ -62,7 +62,7 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
         }
         report.requests++;
         report.failures++;
-        if (report.failureSamples.length < 10) report.failureSamples.push(e.message);
+        if (report.failureSamples.length < 10) report.failureSamples.push(`${e.message}${req.reusedSocket ? ' (on a reused connection)' : ''}${retry ? '' : ' (the retry)'}`);
         resolve();
       });
       req.end();

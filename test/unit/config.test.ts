@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envOverrides, loadConfig } from '../../src/config.js';
+import { ConfigError, envOverrides, keepPreviousPolicy, loadConfig } from '../../src/config.js';
 
 const FP = 'SHA256:' + 'A'.repeat(43);
 
@@ -151,6 +151,36 @@ bogus: 1
   it('rejects a malformed fingerprint with the expected shape in the message', () => {
     const file = writeConfig(minimal.replace(FP, 'MD5:aa:bb'));
     expect(problemsOf(() => loadConfig({ file, env: { LOOP_OPS_SUDO_PASSWORD: 'x' } })).join('\n')).toContain('SHA256:');
+  });
+});
+
+describe('version retention settings', () => {
+  const load = (deploy: string, env: Record<string, string> = {}) =>
+    loadConfig({ file: writeConfig(`${minimal}\n${deploy}`), env: { LOOP_OPS_SUDO_PASSWORD: 'x', ...env } }).config.deploy;
+
+  it('defaults: previous color kept running, 5 images beside live and previous', () => {
+    expect(load('')).toMatchObject({ keepPrevious: 'running', retainImages: 5 });
+  });
+
+  it('keepPrevious: running, stopped or minutes (from YAML or an env override)', () => {
+    expect(load('deploy:\n  keepPrevious: stopped\n').keepPrevious).toBe('stopped');
+    expect(load('deploy:\n  keepPrevious: "30"\n').keepPrevious).toBe('30');
+    expect(load('deploy:\n  keepPrevious: 45\n').keepPrevious).toBe('45');
+    expect(load('', { LOOP_OPS__DEPLOY__KEEP_PREVIOUS: '30' }).keepPrevious).toBe('30');
+    expect(keepPreviousPolicy('running')).toEqual({ mode: 'running' });
+    expect(keepPreviousPolicy('stopped')).toEqual({ mode: 'stopped' });
+    expect(keepPreviousPolicy('30')).toEqual({ mode: 'timed', minutes: 30 });
+  });
+
+  it.each(['"0"', '"-5"', '"30m"', 'later', '99999', '1.5'])('refuses keepPrevious %s', (v) => {
+    const problems = problemsOf(() => load(`deploy:\n  keepPrevious: ${v}\n`));
+    expect(problems.join('\n')).toMatch(/deploy\.keepPrevious/);
+  });
+
+  it('retainImages: 0 to 100', () => {
+    expect(load('deploy:\n  retainImages: 0\n').retainImages).toBe(0);
+    expect(problemsOf(() => load('deploy:\n  retainImages: -1\n')).join('\n')).toMatch(/deploy\.retainImages/);
+    expect(problemsOf(() => load('deploy:\n  retainImages: 1000\n')).join('\n')).toMatch(/deploy\.retainImages/);
   });
 });
 

@@ -10,6 +10,8 @@ import { commandStep, noteStep, type PlanStep } from '../plan.js';
 import { otherColor, type Color } from '../upstream.js';
 import { colorSpec, cutover, CutoverFailed, cutoverPlan, type Cutover, type CutoverPhase } from './cutover.js';
 import { configGate, lastLogs, liveColor, msRound, runCommand } from './shared.js';
+import { pruneAfterDeploy, retireMode, schedulePreviousStop } from './versions.js';
+import type { PruneReport } from '../prune.js';
 
 export interface DeployRequest {
   /** `git pull --ff-only` the checkout first. */
@@ -18,7 +20,7 @@ export interface DeployRequest {
   ref?: string;
 }
 
-export type DeployPhase = 'locked' | 'fetch' | 'pull' | 'build' | CutoverPhase;
+export type DeployPhase = 'locked' | 'fetch' | 'pull' | 'build' | CutoverPhase | 'prune';
 
 export interface DeployPlan {
   dryRun: true;
@@ -36,7 +38,12 @@ export interface DeployResult {
   image: string;
   version: string;
   commit: string;
-  previousKept: 'running' | 'stopped';
+  /** deploy.keepPrevious: running, stopped or minutes. */
+  previousKept: string;
+  /** With timed retention: when the previous color is stopped. */
+  previousStopsAt: string | null;
+  /** Old images pruned after the deploy (deploy.retainImages), or why that failed. */
+  images: PruneReport | { error: string };
   timingsMs: Record<string, number>;
 }
 
@@ -86,7 +93,7 @@ function deployCutover(svc: Services, from: Color, image: string, base: Paramete
     prepare: { recreate: colorSpec(svc, base, to, image, labels) },
     gate: configGate(svc),
     verify: { seconds: d.verifySeconds, intervalMs: d.verifyIntervalMs },
-    retire: d.keepPrevious,
+    retire: retireMode(svc),
   };
 }
 
@@ -204,8 +211,27 @@ export async function deploy(svc: Services, req: DeployRequest, o: Omit<Operatio
         }
         throw e;
       }
-      progress(`deployed ${version} on ${to}; ${from} kept ${c.retire} for rollback`);
-      return { operationId: op.id, fromColor: from, toColor: to, liveColor: to, image, version, commit, previousKept: config.deploy.keepPrevious, timingsMs: msRound(timings) };
+      const previousStopsAt = await schedulePreviousStop(op, from);
+      progress(`deployed ${version} on ${to}; ${from} kept ${previousStopsAt ? `running until ${previousStopsAt}` : c.retire} for rollback`);
+
+      // 8. old images out (never one a container uses; see retention.ts)
+      t0 = performance.now();
+      await op.phase((phase = 'prune'));
+      const images = await pruneAfterDeploy(op, image);
+      timings.prune = performance.now() - t0;
+      return {
+        operationId: op.id,
+        fromColor: from,
+        toColor: to,
+        liveColor: to,
+        image,
+        version,
+        commit,
+        previousKept: config.deploy.keepPrevious,
+        previousStopsAt,
+        images,
+        timingsMs: msRound(timings),
+      };
     },
   );
 }

@@ -101,8 +101,13 @@ describe('recover table', () => {
     expect(compensation('deploy', 'verify')).toEqual(['check_traffic', 'stop_unswitched_idle']);
     expect(compensation('deploy', 'retire')).toEqual(['check_traffic']);
   });
-  it('rollback never stops its target (the previous version); reset and restore also say where the files are', () => {
-    for (const p of Object.keys(RECOVER_TABLE.rollback)) expect(compensation('rollback', p)).not.toContain('stop_unswitched_idle');
+  it('rollback stops only an idle color it made itself (rollback to a version), before the switch; reset and restore also say where the files are', () => {
+    // stop_unswitched_idle acts only on a container labelled with the interrupted operation's id: an
+    // instant rollback's target carries its own deploy's label and is never stopped.
+    expect(compensation('rollback', 'start')).toEqual(['stop_unswitched_idle']);
+    expect(compensation('rollback', 'verify')).toEqual(['check_traffic', 'stop_unswitched_idle']);
+    expect(compensation('rollback', 'retire')).toEqual(['check_traffic']);
+    expect(compensation('deploy', 'prune')).toEqual(['check_traffic']);
     expect(compensation('reset_oauth', 'backup')).toEqual(['note_backup']);
     expect(compensation('restore_oauth', 'verify')).toEqual(['check_traffic', 'stop_unswitched_idle', 'note_backup']);
   });

@@ -129,3 +129,12 @@ describe('toContainerInfo', () => {
     });
   });
 });
+
+describe('image removal', () => {
+  it('removes one tag, never forced (the Engine refuses an image a container uses)', () => {
+    expect(paths.imageRemove('loop-api:20261201100001-abc1234')).toBe('/v1.41/images/loop-api%3A20261201100001-abc1234?force=0&noprune=0');
+  });
+  it.each(['loop-api:x;rm -rf /', '../x', '-f', 'loop-api:tag?force=1'])('refuses image reference %j', (bad) => {
+    expect(() => paths.imageRemove(bad)).toThrow(/invalid image reference/);
+  });
+});
