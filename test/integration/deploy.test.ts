@@ -220,7 +220,9 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     const dry = await call(h.client, 'reset_oauth', { dry_run: true });
     expect(dry.isError ?? false).toBe(false);
     const plan = (dry.structuredContent as { result: { steps: Array<{ step: string; argv?: string[] }> } }).result.steps;
-    expect(plan.find((s) => s.step === 'backup' && s.argv?.[0] === 'mv')?.argv).toEqual(['mv', '--', keysDir, expect.stringMatching(/\/backups\/oauth-reset-\d{8}T\d{6}\/$/)]);
+    // The exact argv the reset will run as root: the configured absolute mv (sudoers matches it).
+    const mv = h.server.deps.config.sudo.programs.mv;
+    expect(plan.find((s) => s.step === 'backup' && s.argv?.[0] === mv)?.argv).toEqual([mv, '--', keysDir, expect.stringMatching(/\/backups\/oauth-reset-\d{8}T\d{6}\/$/)]);
     expect(readdirSync(keysDir)).toEqual(before.map(([f]) => f)); // dry run changed nothing
     const liveBefore = (await status(h.client)).liveColor;
     const load = startLoad(sandbox!.frontUrl);
@@ -257,7 +259,7 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     const dry = await call(h.client, 'restore_oauth', { dry_run: true });
     expect(dry.isError ?? false, textOf(dry)).toBe(false);
     expect((dry.structuredContent as { result: { backup: string } }).result.backup).toBe(newest);
-    expect(textOf(dry)).toMatch(/sudo cp -a -- \S+\/oauth-keys /);
+    expect(textOf(dry)).toMatch(/sudo \/\S*\/cp -a -- \S+\/oauth-keys /);
     const refused = await call(h.client, 'restore_oauth', { confirm: 'yes' });
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/confirm must be the app name/);
