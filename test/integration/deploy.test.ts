@@ -9,36 +9,16 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { startLoad } from '../helpers/load.js';
 import { REPO_ROOT, SANDBOX_CONFIG, waitFor } from '../helpers/nas.js';
 import { commitToOrigin, getSandbox, resetSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
+import { call, connect, fastDeploy, textOf } from '../helpers/mcp.js';
 import { startSandboxServer, TEST_TOKEN } from '../helpers/server.js';
 
 const sandbox = getSandbox();
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 
-/** Fast gates for tests: the product's defaults (30 × 10 s, 30 s verify) would make this suite slow. */
-function fastDeploy(c: Config): void {
-  c.deploy.healthAttempts = 40;
-  c.deploy.healthIntervalMs = 500;
-  c.deploy.verifySeconds = 3;
-  c.deploy.verifyIntervalMs = 250;
-  c.deploy.toolWaitSeconds = 180;
-}
-
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ name: 'it-deploy', version: '1' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
-  return c;
-}
-
-async function call(c: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await c.callTool({ name, arguments: args }, undefined, { timeout: 300_000 })) as CallToolResult;
-}
 
 async function status(c: Client) {
   return (await call(c, 'status')).structuredContent as {

@@ -7,8 +7,6 @@
  * color surviving a server restart.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDeployTag } from '../../src/bluegreen/retention.js';
 import { readPreviousStop, writePreviousStop } from '../../src/bluegreen/previous-color.js';
@@ -18,30 +16,12 @@ import type { SshPool } from '../../src/ssh/pool.js';
 import { startLoad } from '../helpers/load.js';
 import { sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
 import { commitToOrigin, getSandbox, resetSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
-import { startSandboxServer, TEST_TOKEN } from '../helpers/server.js';
+import { call, connect, fastDeploy, textOf } from '../helpers/mcp.js';
+import { startSandboxServer } from '../helpers/server.js';
 
 const sandbox = getSandbox();
-const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Fast gates for tests (the product's defaults are 30 × 10 s and a 30 s verify). */
-function fastDeploy(c: Config): void {
-  c.deploy.healthAttempts = 40;
-  c.deploy.healthIntervalMs = 500;
-  c.deploy.verifySeconds = 3;
-  c.deploy.verifyIntervalMs = 250;
-  c.deploy.toolWaitSeconds = 180;
-}
-
-async function connect(url: string): Promise<Client> {
-  const c = new Client({ name: 'it-rollback-to', version: '1' });
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
-  return c;
-}
-
-async function call(c: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await c.callTool({ name, arguments: args }, undefined, { timeout: 300_000 })) as CallToolResult;
-}
 
 interface Status {
   liveColor: string;

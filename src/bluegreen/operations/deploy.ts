@@ -84,7 +84,8 @@ function sourceCommands(svc: Services, req: DeployRequest) {
   return [];
 }
 
-function deployCutover(svc: Services, from: Color, image: string, base: Parameters<typeof colorSpec>[1], labels: Record<string, string>): Cutover {
+/** A new image on the idle color, through the full gate and verify: a deploy's cut-over, and a rollback to a kept version's. */
+export function deployCutover(svc: Services, from: Color, image: string, base: Parameters<typeof colorSpec>[1], labels: Record<string, string>): Cutover {
   const d = svc.config.deploy;
   const to = otherColor(from);
   return {

@@ -11,9 +11,10 @@ import { readHistory } from '../journal.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { resolveRollbackTarget, type RetainedVersion } from '../retention.js';
 import { otherColor, type Color } from '../upstream.js';
-import { colorSpec, cutover, CutoverFailed, type Cutover, type CutoverPhase } from './cutover.js';
-import { retireMode, schedulePreviousStop } from './versions.js';
-import { configGate, lastLogs, liveColor, msRound } from './shared.js';
+import { cutover, CutoverFailed, type CutoverPhase } from './cutover.js';
+import { schedulePreviousStop } from './versions.js';
+import { lastLogs, liveColor, msRound } from './shared.js';
+import { deployCutover } from './deploy.js';
 
 export type RollbackToPhase = 'locked' | CutoverPhase;
 
@@ -58,19 +59,6 @@ async function target(svc: Services, to: string, signal?: AbortSignal) {
   return t;
 }
 
-function toCutover(svc: Services, from: Color, image: string, base: Parameters<typeof colorSpec>[1], labels: Record<string, string>): Cutover {
-  const d = svc.config.deploy;
-  const to = otherColor(from);
-  return {
-    from,
-    to,
-    prepare: { recreate: colorSpec(svc, base, to, image, labels) },
-    gate: configGate(svc),
-    verify: { seconds: d.verifySeconds, intervalMs: d.verifyIntervalMs },
-    retire: retireMode(svc),
-  };
-}
-
 export async function rollbackTo(svc: Services, to: string, o: Omit<OperationOptions, 'kind'>): Promise<RollbackToResult> {
   const t0 = performance.now();
   const app = svc.config.app;
@@ -101,7 +89,7 @@ export async function rollbackTo(svc: Services, to: string, o: Omit<OperationOpt
       const labels: Record<string, string> = { [LABEL_DEPLOYMENT]: op.id };
       if (t.version) labels[LABEL_VERSION] = t.version;
       if (t.commit) labels[LABEL_COMMIT] = t.commit;
-      const c = toCutover(svc, from, t.image, base, labels);
+      const c = deployCutover(svc, from, t.image, base, labels);
       op.progress(`rolling back to ${t.version ?? t.image}${t.deploymentId ? ` (${t.deploymentId})` : ''} on ${toColor}`);
       try {
         const r = await cutover(op, c);
