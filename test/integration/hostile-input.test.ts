@@ -11,7 +11,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellQuote } from '../../src/ssh/quote.js';
 import { CATASTROPHIC } from '../helpers/catastrophic.js';
-import { sandboxConfig, sandboxDocker, sandboxPool, waitFor } from '../helpers/nas.js';
+import { adminPool, sandboxConfig, sandboxDocker, waitFor } from '../helpers/nas.js';
+import type { SshPool } from '../../src/ssh/pool.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { startSandboxServer, TEST_TOKEN } from '../helpers/server.js';
 
@@ -53,10 +54,12 @@ describe.skipIf(!sandbox)(`hostile logs calls keep the server answering${sandbox
   let server: Awaited<ReturnType<typeof startSandboxServer>>;
   let client: Client;
   const { config } = sandboxConfig();
-  const pool = sandboxPool();
   const d = config.docker.binary;
+  // The fixture containers are made as the full-sudo admin: `docker run` is not one of the product's root commands.
+  let pool: SshPool;
 
   beforeAll(async () => {
+    pool = adminPool([d]);
     await pool.run([d, 'rm', '-f', NAME, HEAVY], { sudo: true });
     await pool.run(
       [d, 'run', '-d', '--name', HEAVY, sandbox!.app.baseImage, 'sh', '-c', `yes "$(head -c 10000 /dev/zero | tr '\\000' y)" | head -n 2000; echo HEAVY-DONE; sleep 3600`],
@@ -85,8 +88,8 @@ describe.skipIf(!sandbox)(`hostile logs calls keep the server answering${sandbox
   afterAll(async () => {
     await client?.close();
     await server?.shutdown();
-    await pool.run([d, 'rm', '-f', NAME, HEAVY], { sudo: true }).catch(() => {});
-    await pool.close();
+    await pool?.run([d, 'rm', '-f', NAME, HEAVY], { sudo: true }).catch(() => {});
+    await pool?.close();
   });
 
   it('catastrophic regexes and a megabyte line: every call ends clearly, every /healthz probe answers', async () => {

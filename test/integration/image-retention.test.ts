@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pruneAppImages } from '../../src/bluegreen/prune.js';
 import type { DockerEngine } from '../../src/docker/index.js';
 import type { SshPool } from '../../src/ssh/pool.js';
-import { sandboxConfig, sandboxDocker, sandboxPool } from '../helpers/nas.js';
+import { adminPool, sandboxConfig, sandboxDocker, sandboxPool } from '../helpers/nas.js';
 import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const sandbox = getSandbox();
@@ -42,7 +42,10 @@ describe.skipIf(!sandbox)(`image retention on the sandbox NAS${sandbox ? '' : ` 
       await docker.build({ contextDir: config.app.checkoutDir, tag: tag(n), labels: { 'loop-ops.app': APP, 'loop-ops.version': `0.0.${n}`, 'loop-ops.test': String(n) } });
     }
     // A second tag on image 4: removing it must only untag.
-    await pool.run([config.docker.binary, 'tag', tag(4), `${APP}:20200101000005-abc0005`], { sudo: config.sudo.mode !== 'none', timeoutMs: 30_000 });
+    // Tagged as the full-sudo admin: `docker tag` is not one of the product's root commands.
+    const admin = adminPool([config.docker.binary]);
+    await admin.run([config.docker.binary, 'tag', tag(4), `${APP}:20200101000005-abc0005`], { sudo: config.sudo.mode !== 'none', timeoutMs: 30_000 });
+    await admin.close();
     // A stopped container of image 1 (created, never started).
     await docker.create({ name: CONTAINER, image: tag(1), labels: {}, env: {}, binds: [], network: config.app.network, restartPolicy: 'no' });
 
