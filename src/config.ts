@@ -176,12 +176,12 @@ const deploySchema = z
     retainImages: z.number().int().min(0).max(100).default(5),
     buildTimeoutMs: z.number().int().min(10_000).max(4 * 3_600_000).default(30 * 60_000),
     /**
-     * Rollback's verification through the front after the switch. 0: one probe
-     * (the color served before and has just passed its gate; the switch returns
-     * only once old nginx workers stopped accepting) — rollback is the
-     * emergency path, so it does not wait out a window. N: probe for N seconds.
+     * Rollback's verification window through the front after the switch. 0 is
+     * one probe; the default 1 s keeps probing while a slow nginx finishes its
+     * reload (on a busy machine old workers can still answer for a few hundred
+     * ms, and a probe checks health, not which color answered).
      */
-    rollbackVerifySeconds: z.number().int().min(0).max(600).default(0),
+    rollbackVerifySeconds: z.number().int().min(0).max(600).default(1),
     /** The running operation refreshes the heartbeat in its lock and journal this often. */
     heartbeatIntervalMs: z.number().int().min(200).max(60_000).default(5_000),
     /** A lock whose heartbeat is older than this is stale: recover and release_lock may take it. */

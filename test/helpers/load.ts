@@ -9,9 +9,12 @@ export interface LoadReport {
   requests: number;
   failures: number;
   /**
-   * Requests sent on a kept-alive connection at the instant its (old) nginx
-   * worker closed it, and sent once more on a fresh connection, as browsers
-   * and HTTP clients do for such requests. A failure of the retry counts.
+   * Requests whose connection nginx closed before answering anything, sent
+   * once more on a fresh connection, as HTTP clients may for an idempotent
+   * GET (RFC 9110 §9.2.2). At a reload an old worker closes its idle
+   * connections: kept-alive ones being reused at that instant, and ones it
+   * has just accepted whose request it has not read yet. Nothing was
+   * processed; a failure of the retry counts.
    */
   retriedOnReusedConnection: number;
   failureSamples: string[];
@@ -54,8 +57,8 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (e) => {
-        // The keep-alive race: nginx closed an idle connection as we reused it; nothing was processed.
-        if (retry && req.reusedSocket && /socket hang up|ECONNRESET/.test(e.message)) {
+        // Closed by an old nginx worker before it read the request (see retriedOnReusedConnection).
+        if (retry && /socket hang up|ECONNRESET/.test(e.message)) {
           report.retriedOnReusedConnection++;
           void once(false).then(resolve);
           return;
