@@ -8,8 +8,7 @@
  */
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, type GetPromptResult, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
-import { redactArgs } from '../audit.js';
-import { SCOPE_READ, type Extra, type GuardRuntime } from '../tools/guard.js';
+import { auditorFor, SCOPE_READ, type Extra, type GuardRuntime } from '../tools/guard.js';
 import type { Caller } from '../tools/types.js';
 import type { PromptDefinition, ResourceContext, ResourceDefinition } from './types.js';
 
@@ -20,8 +19,6 @@ export interface ExtrasOptions<S> {
   app: string;
 }
 
-type Outcome = 'ok' | 'error' | 'denied';
-
 /** Policy, timing, scrub and audit around one read or prompt. */
 async function guarded<T>(
   rt: GuardRuntime,
@@ -31,24 +28,7 @@ async function guarded<T>(
   args: Record<string, unknown>,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const started = performance.now();
-  const audit = (outcome: Outcome, error?: string, code?: string) => {
-    const durationMs = performance.now() - started;
-    rt.onCall?.(what, outcome, durationMs);
-    rt.audit.record({
-      ts: new Date().toISOString(),
-      caller: caller.id,
-      transport: caller.transport,
-      ...(caller.sessionId ? { sessionId: caller.sessionId } : {}),
-      ...(caller.client ? { client: caller.client } : {}),
-      tool: what,
-      args: redactArgs(args, rt.scrubber),
-      outcome,
-      ...(error !== undefined ? { error } : {}),
-      ...(code !== undefined ? { code } : {}),
-      durationMs: Math.round(durationMs),
-    });
-  };
+  const audit = auditorFor(rt, caller, what, args, performance.now());
   if (!rt.calls.isAccepting) {
     audit('denied', 'server is shutting down', 'shutting_down');
     throw new McpError(ErrorCode.InvalidRequest, 'The server is shutting down. Hint: retry in a few seconds.');

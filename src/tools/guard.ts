@@ -189,6 +189,32 @@ function errorMessage(e: unknown): string {
   return String(e);
 }
 
+export type CallOutcome = 'ok' | 'error' | 'denied';
+
+/**
+ * How one call ends, told once: metrics (`onCall`) and the audit trail, with
+ * the arguments redacted. Tools, resources and prompts share it.
+ */
+export function auditorFor(rt: GuardRuntime, caller: Caller, what: string, args: Record<string, unknown>, started: number) {
+  return (outcome: CallOutcome, error?: string, code?: string): void => {
+    const durationMs = performance.now() - started;
+    rt.onCall?.(what, outcome, durationMs);
+    rt.audit.record({
+      ts: new Date().toISOString(),
+      caller: caller.id,
+      transport: caller.transport,
+      ...(caller.sessionId ? { sessionId: caller.sessionId } : {}),
+      ...(caller.client ? { client: caller.client } : {}),
+      tool: what,
+      args: redactArgs(args, rt.scrubber),
+      outcome,
+      ...(error !== undefined ? { error } : {}),
+      ...(code !== undefined ? { code } : {}),
+      durationMs: Math.round(durationMs),
+    });
+  };
+}
+
 /**
  * Wraps a tool's handler into the callback given to `McpServer.registerTool`.
  * `callerOf` tells who sent the request (per transport/session).
@@ -206,23 +232,7 @@ export function guardTool(
     const started = performance.now();
     const caller = callerOf(extra);
     const log = rt.log.child({ tool: def.name, caller: caller.id, session: caller.sessionId, requestId: extra.requestId });
-    const audit = (outcome: 'ok' | 'error' | 'denied', error?: string, code?: string) => {
-      const durationMs = performance.now() - started;
-      rt.onCall?.(def.name, outcome, durationMs);
-      rt.audit.record({
-        ts: new Date().toISOString(),
-        caller: caller.id,
-        transport: caller.transport,
-        ...(caller.sessionId ? { sessionId: caller.sessionId } : {}),
-        ...(caller.client ? { client: caller.client } : {}),
-        tool: def.name,
-        args: redactArgs(args ?? {}, rt.scrubber),
-        outcome,
-        ...(error !== undefined ? { error } : {}),
-        ...(code !== undefined ? { code } : {}),
-        durationMs: Math.round(durationMs),
-      });
-    };
+    const audit = auditorFor(rt, caller, def.name, args ?? {}, started);
 
     // 1. policy
     if (!rt.calls.isAccepting) {
