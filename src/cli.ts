@@ -13,7 +13,8 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import type { RootConfig } from './config/targets.js';
 import type { Deps } from './deps.js';
 import { createLogger, scrubberFor } from './log.js';
 import { metricSourcesOf } from './metrics/index.js';
@@ -109,7 +110,7 @@ export function parseCli(argv: string[]): Parsed {
   };
 }
 
-function applyOverrides(config: Config, p: Parsed): Config {
+function applyOverrides(config: RootConfig, p: Parsed): RootConfig {
   return {
     ...config,
     server: {

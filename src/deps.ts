@@ -2,14 +2,16 @@
  * What the server framework needs from the outside world. Built once by the
  * CLI (or a test) and handed to `runStdio` / `createHttpApp`.
  */
-import type { Config, Secrets } from './config.js';
+import type { Secrets } from './config.js';
+import type { RootConfig } from './config/targets.js';
 import type { Logger, SecretScrubber } from './log.js';
 import type { MetricSources } from './metrics/index.js';
 import type { PromptDefinition, ResourceDefinition } from './resources/types.js';
 import type { AnyToolDefinition } from './tools/types.js';
 
 export interface Deps<Services = unknown> {
-  config: Config;
+  /** Every target and app, and the global sections. */
+  config: RootConfig;
   secrets: Secrets;
   log: Logger;
   /** Scrubs known secret values (sudo password, passphrase, API token) from any text. */

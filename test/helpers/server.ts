@@ -1,5 +1,6 @@
 /** The real server (real tools, real services) against the sandbox NAS, for integration tests and benchmarks. */
 import type { Config, Secrets } from '../../src/config.js';
+import { singleNasRoot } from '../../src/config/targets.js';
 import type { Deps } from '../../src/deps.js';
 import { createLogger, scrubberFor } from '../../src/log.js';
 import { metricSourcesOf } from '../../src/metrics/index.js';
@@ -17,9 +18,10 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}, extraS
   config.server.port = 0; // ephemeral, tests only
   adjust(config);
   const log = createLogger({ level: process.env.LOOP_OPS_TEST_LOG ?? 'silent', pretty: false });
-  const bundle = await createServices(config, secrets, log);
+  const root = singleNasRoot(config);
+  const bundle = await createServices(root, secrets, log);
   return {
-    config,
+    config: root,
     secrets,
     log,
     scrubber: scrubberFor(secrets),
