@@ -98,7 +98,9 @@ export interface ServerCore {
 
 export function createCore<S>(deps: Deps<S>, opts: { metrics?: boolean } = {}): ServerCore {
   const readOnly = deps.config.server.readOnly;
-  const inventory = ToolInventory.create(deps.tools, deps.services, { readOnly });
+  const first = deps.config.targets[0]!;
+  const scopes = deps.fleet ?? { scopes: [{ target: first.name, app: first.apps[0]!.name, strategy: first.apps[0]!.strategy, services: deps.services }] };
+  const inventory = ToolInventory.create(deps.tools, scopes, { readOnly });
   const metrics = opts.metrics ? new ServerMetrics(deps.observe ?? {}, { processMetrics: deps.config.metrics.processMetrics }) : undefined;
   const runtime: GuardRuntime = {
     log: deps.log,

@@ -163,6 +163,11 @@ export async function createServices(root: RootConfig, secrets: Secrets, log: Lo
   };
 }
 
+/** What the tool inventory builds handlers from: every app, and the fleet for fleet-wide handlers. */
+export function toolScopesOf(fleet: Fleet): { scopes: AppScope[]; fleet: Fleet } {
+  return { scopes: fleet.scopes, fleet };
+}
+
 function scopeOf(a: AppEntry, base: Omit<AppServices<unknown>, 'config'>): AppScope {
   if (a.strategy === 'recreate') return { target: a.target, app: a.name, strategy: 'recreate', services: { ...base, config: a.config } };
   return { target: a.target, app: a.name, strategy: 'blue-green', services: { ...base, config: a.config } };

@@ -5,7 +5,7 @@ import type { Deps } from '../../src/deps.js';
 import { createLogger, scrubberFor } from '../../src/log.js';
 import { metricSourcesOf } from '../../src/metrics/index.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
-import { createServices, type Services } from '../../src/services.js';
+import { createServices, toolScopesOf, type Services } from '../../src/services.js';
 import { allPrompts, allResources } from '../../src/resources/index.js';
 import { allTools } from '../../src/tools/index.js';
 import { sandboxConfig } from './nas.js';
@@ -29,6 +29,7 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}, extraS
     resources: allResources,
     prompts: allPrompts,
     services: bundle.services,
+    fleet: toolScopesOf(bundle.fleet),
     observe: metricSourcesOf(bundle.services),
     probeNas: bundle.probeNas,
     close: bundle.close,
