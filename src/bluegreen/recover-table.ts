@@ -54,13 +54,14 @@ export function compensation(kind: string, phase: string): readonly Compensating
  * kept as previous, or removed: restart).
  *
  * - put_back: undo. Containers the operation created are removed; fromId is
- *   renamed back to `<app>` and started (toId, when it was not made by the
- *   operation, e.g. the previous version a rollback swapped in, goes back to
- *   `<app>-previous`, stopped); then the gate.
+ *   renamed back to `<app>` and started; `<app>-previous` gets back what it
+ *   held (oldPreviousId, which a new version moved aside, or toId, the
+ *   previous version a rollback swapped in), stopped; then the gate.
  * - keep_if_healthy: if toId runs and passes the gate as `<app>`, the
  *   operation had as good as finished: complete it; otherwise put_back.
  * - complete: the operation's own last steps (old container stopped and kept
- *   as `<app>-previous`, or removed after a restart).
+ *   as `<app>-previous`, the one it displaced removed; after a restart the
+ *   old container removed).
  */
 export type RecreateAction = 'put_back' | 'keep_if_healthy' | 'complete';
 
@@ -70,14 +71,14 @@ const R_PUT_BACK: readonly RecreateAction[] = ['put_back'];
 const R_KEEP: readonly RecreateAction[] = ['keep_if_healthy'];
 const R_COMPLETE: readonly RecreateAction[] = ['complete'];
 /** The replace sequence (src/recreate/replace.ts), shared by deploy, rollback to a version and restart. */
-const replaceRows: RecreateRow = { replace: R_PUT_BACK, create: R_PUT_BACK, swap: R_KEEP, health: R_KEEP, restore: R_PUT_BACK };
+const replaceRows: RecreateRow = { replace: R_PUT_BACK, create: R_PUT_BACK, swap: R_KEEP, health: R_KEEP, restore: R_PUT_BACK, cleanup: R_COMPLETE };
 
 export const RECREATE_RECOVER_TABLE: Record<'deploy' | 'rollback' | 'restart' | 'stop' | 'recover', RecreateRow> = {
   deploy: { locked: R_NOTHING, fetch: R_NOTHING, pull: R_NOTHING, build: R_NOTHING, ...replaceRows, prune: R_COMPLETE },
   // Without `to` the swap (arrange.ts) is journaled as swap/health/restore; with `to` it is the replace sequence.
   rollback: { locked: R_NOTHING, ...replaceRows, prune: R_COMPLETE },
   // In place: `restart` then `health` (fromId = toId: keep it if healthy, else start it again).
-  restart: { locked: R_NOTHING, restart: R_KEEP, ...replaceRows, cleanup: R_COMPLETE },
+  restart: { locked: R_NOTHING, restart: R_KEEP, ...replaceRows },
   stop: { locked: R_NOTHING, stop: R_NOTHING },
   recover: { locked: R_KEEP },
 };

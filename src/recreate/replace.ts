@@ -2,12 +2,18 @@
  * The recreate sequence every operation that brings up a new `<app>` shares
  * (deploy, rollback to a kept image, restart):
  *
- *   replace: old `<app>-previous` removed, `<app>` renamed out of the way (still serving)
+ *   replace: `<app>` renamed out of the way (still serving): to `<app>-previous` for a
+ *            new version (the old previous steps aside as `<app>-outgoing`), to
+ *            `<app>-outgoing` for a restart (the previous version stays where it is)
  *   create:  the new `<app>` created (not started: creating binds no port)
  *   swap:    the old one stopped, the new one started    ← the gap in service begins
  *   health:  the gate                                     ← and ends at its first success
- *   then:    the old one kept stopped as `<app>-previous` (deploy, rollback to) or removed (restart)
- *   or:      restore: the new one removed, the old one renamed back and started
+ *   cleanup: what is in `<app>-outgoing` removed: the old previous (deploy, rollback
+ *            to; the one just replaced is now the previous) or the restarted one
+ *   or:      restore: the new one removed, every name put back, the old one started
+ *
+ * A failed deploy therefore leaves `<app>-previous` as it found it: rollback
+ * still goes back to the version before the last good deploy.
  *
  * Only one container can hold the host port, so the old one must stop before
  * the new one starts: unlike blue-green, this strategy drops requests for the
@@ -54,16 +60,19 @@ export interface ReplaceFailure {
   lastLogLines: string[];
 }
 
-/** The old version restored after a failed gate, healthy again? */
-async function restoreOld(op: RecreateOp, live: ContainerInfo | undefined, newName: string): Promise<boolean | null> {
+/** The old version restored after a failed gate (and the old previous back in its place), healthy again? */
+async function restoreOld(op: RecreateOp, live: ContainerInfo | undefined, oldPrevious: ContainerInfo | undefined, newName: string): Promise<boolean | null> {
   const { svc, signal } = op;
   const n = appNames(svc);
   await op.phase('restore');
   await svc.docker.stop(newName, 5).catch(() => {});
   await svc.docker.remove(newName, { force: true });
+  if (live) {
+    op.progress(`putting ${live.image} back as ${n.live}`);
+    await svc.docker.rename(live.id, n.live);
+  }
+  if (oldPrevious) await svc.docker.rename(oldPrevious.id, n.previous);
   if (!live) return null;
-  op.progress(`putting ${live.image} back as ${n.live}`);
-  await svc.docker.rename(live.id, n.live);
   await svc.docker.start(n.live);
   const h = await waitAppHealthy(svc, n.live, quickRecreateGate(svc), { signal: signal.aborted ? undefined : signal });
   return h.ok;
@@ -82,10 +91,12 @@ export async function replace(op: RecreateOp, r: Replacement): Promise<ReplaceRe
     throw new OperationError(`${n.outgoing} exists: an earlier operation was cut off mid-swap`, 'Run recover first (it puts the right container back as the app), then try again.');
   }
   const aside = r.outgoing === 'previous' ? n.previous : n.outgoing;
-  await op.phase('replace', { fromId: live?.id ?? '', fromImage: live?.image ?? '', keepFrom: r.outgoing, oldPreviousId: r.outgoing === 'previous' ? (prev?.id ?? '') : '' });
-  if (r.outgoing === 'previous' && prev) {
-    progress(`removing the old ${n.previous} (${prev.image})`);
-    await docker.remove(prev.id, { force: true, signal });
+  // Only a new version displaces the previous one; it is removed once the new version passed its gate.
+  const oldPrevious = r.outgoing === 'previous' && live ? prev : undefined;
+  await op.phase('replace', { fromId: live?.id ?? '', fromImage: live?.image ?? '', keepFrom: r.outgoing, oldPreviousId: oldPrevious?.id ?? '' });
+  if (oldPrevious) {
+    progress(`${n.previous} (${oldPrevious.image}) steps aside as ${n.outgoing} until the new version is healthy`);
+    await docker.rename(oldPrevious.id, n.outgoing, signal);
   }
   if (live) {
     progress(`renaming ${n.live} to ${aside} (it keeps serving)`);
@@ -104,7 +115,8 @@ export async function replace(op: RecreateOp, r: Replacement): Promise<ReplaceRe
     newId = (await docker.create(r.spec, signal)).slice(0, 12);
   } catch (e) {
     if (signal.aborted) throw e;
-    const restored = live ? (await docker.rename(live.id, n.live).then(() => true, () => false)) : null;
+    const restored = live ? await docker.rename(live.id, n.live).then(() => true, () => false) : null;
+    if (oldPrevious) await docker.rename(oldPrevious.id, n.previous).catch(() => {});
     return fail(`creating ${n.live} failed: ${(e as Error).message}`, 'Nothing else changed: the old container serves as before.', restored, 'create', []);
   }
   await op.note({ toId: newId });
@@ -122,7 +134,7 @@ export async function replace(op: RecreateOp, r: Replacement): Promise<ReplaceRe
   } catch (e) {
     if (signal.aborted) throw e;
     const logs = await lastLogs(svc, n.live);
-    const restored = await restoreOld(op, live, n.live);
+    const restored = await restoreOld(op, live, oldPrevious, n.live);
     return fail(`starting ${n.live} failed: ${(e as Error).message}`, 'The old version was put back; read the log lines and fix the image or the config.', restored, 'swap', logs);
   }
   timings.swap = performance.now() - t0;
@@ -135,7 +147,7 @@ export async function replace(op: RecreateOp, r: Replacement): Promise<ReplaceRe
   if (!h.ok) {
     const logs = await lastLogs(svc, n.live);
     progress(`${n.live} did not become healthy (${h.last}): putting the old version back`);
-    const restored = await restoreOld(op, live, n.live);
+    const restored = await restoreOld(op, live, oldPrevious, n.live);
     return fail(
       `${n.live} from ${r.spec.image} did not become healthy after ${h.attempts} attempts (${h.last}); ${restored ? 'the old version serves again' : restored === null ? 'there was no old version to put back' : 'the old version was put back but is NOT healthy'}`,
       restored ? 'Read the last log lines below (the new container was removed); fix and deploy again.' : 'Run status and logs: the app is not serving.',
@@ -147,10 +159,12 @@ export async function replace(op: RecreateOp, r: Replacement): Promise<ReplaceRe
   // The swap's own time (stop, start) plus the wait for the first good probe.
   const swapGapMs = h.firstOkMs !== undefined ? Math.round(timings.swap + h.firstOkMs) : null;
 
-  // 5. the old one: kept stopped for rollback, or gone (a restart keeps the real previous version).
-  if (live && r.outgoing === 'remove') {
+  // 5. what waited in <app>-outgoing goes: the old previous (the replaced one is the previous now), or the restarted one.
+  const leaving = r.outgoing === 'remove' ? live : oldPrevious;
+  if (leaving) {
     await op.phase('cleanup');
-    await docker.remove(live.id, { force: true, signal }).catch((e: Error) => progress(`could not remove the old container ${live.id}: ${e.message}`));
+    progress(`removing ${n.outgoing} (${leaving.image})`);
+    await docker.remove(leaving.id, { force: true, signal }).catch((e: Error) => progress(`could not remove ${n.outgoing} (${leaving.id}): ${e.message}`));
   }
   return {
     containerId: newId,

@@ -38,9 +38,11 @@ async function putBack(op: RecreateOp, d: Record<string, string>, actions: strin
     actions.push('there was no container before the operation: nothing to put back');
     return;
   }
-  const to = d.toId && d.toId !== fromId && !made.some((c) => c.id === d.toId) ? await svc.docker.inspect(d.toId, signal) : undefined;
-  if (to?.state === 'running') await svc.docker.stop(to.id, 10, signal);
-  const renamed = await arrange(svc, { live: fromId, previous: to ? to.id : undefined }, signal);
+  // What <app>-previous held before: the container a new version moved aside, or the one a rollback swapped in.
+  const prevId = d.oldPreviousId || (d.toId && d.toId !== fromId && !made.some((c) => c.id === d.toId) ? d.toId : '');
+  const prev = prevId ? await svc.docker.inspect(prevId, signal) : undefined;
+  if (prev?.state === 'running') await svc.docker.stop(prev.id, 10, signal);
+  const renamed = await arrange(svc, { live: fromId, previous: prev ? prev.id : undefined }, signal);
   for (const r of renamed) actions.push(`renamed ${r.from} to ${r.to}`);
   await svc.docker.start(fromId, signal);
   const h = await waitAppHealthy(svc, n.live, quickRecreateGate(svc), { signal });
@@ -53,6 +55,12 @@ async function complete(op: RecreateOp, d: Record<string, string>, actions: stri
   const fromId = d.fromId || undefined;
   const toId = d.toId || undefined;
   if (!toId || !fromId || fromId === toId) return;
+  // The old previous a new version displaced goes once the new version is kept.
+  const displaced = d.oldPreviousId ? await svc.docker.inspect(d.oldPreviousId, signal) : undefined;
+  if (displaced) {
+    await svc.docker.remove(displaced.id, { force: true, signal });
+    actions.push(`removed ${displaced.name} (${displaced.image}), the previous version before the operation`);
+  }
   const from = await svc.docker.inspect(fromId, signal);
   if (!from) return;
   if (d.keepFrom === 'remove') {

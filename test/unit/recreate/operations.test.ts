@@ -36,7 +36,7 @@ function setup(healthOf: (image: string) => 'healthy' | 'unhealthy' | 'none' = (
 }
 
 describe('recreate deploy', () => {
-  it('the running container becomes <app>-previous (stopped), the old previous goes, the new image runs as <app>', async () => {
+  it('the running container becomes <app>-previous (stopped), the new image runs as <app>, the old previous goes once it is healthy', async () => {
     const { svc, docker, o } = setup();
     docker.add('loop-auth-previous', 'loop-auth:v0', 'exited');
     docker.add('loop-auth', 'loop-auth:v1');
@@ -46,7 +46,15 @@ describe('recreate deploy', () => {
     expect(r.previousImage).toBe('loop-auth:v1');
     expect(docker.picture()).toEqual({ 'loop-auth': `${r.image} running`, 'loop-auth-previous': 'loop-auth:v1 exited' });
     // Created before the stop (creating binds no port), started after it.
-    expect(docker.calls).toEqual([`build ${r.image}`, 'remove loop-auth-previous', 'rename loop-auth loop-auth-previous', `create loop-auth ${r.image}`, 'stop loop-auth-previous', 'start loop-auth']);
+    expect(docker.calls).toEqual([
+      `build ${r.image}`,
+      'rename loop-auth-previous loop-auth-outgoing',
+      'rename loop-auth loop-auth-previous',
+      `create loop-auth ${r.image}`,
+      'stop loop-auth-previous',
+      'start loop-auth',
+      'remove loop-auth-outgoing',
+    ]);
   });
 
   it('a first deploy (no container yet) just creates and starts it', async () => {
@@ -58,14 +66,16 @@ describe('recreate deploy', () => {
   });
 
   it('a new version that fails its gate is removed and the old one serves again (rolled_back)', async () => {
-    const { svc, docker, o } = setup((image) => (image === 'loop-auth:v1' ? 'healthy' : 'unhealthy'));
+    const { svc, docker, o } = setup((image) => (image.endsWith(':v1') || image.endsWith(':v0') ? 'healthy' : 'unhealthy'));
+    docker.add('loop-auth-previous', 'loop-auth:v0', 'exited');
     docker.add('loop-auth', 'loop-auth:v1');
     const err = await deploy(svc, { pull: true }, o).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as OperationError).outcome).toBe('rolled_back');
     expect((err as OperationError).message).toMatch(/did not become healthy .*the old version serves again/);
     expect((err as OperationError<{ lastLogLines: string[] }>).result?.lastLogLines).toEqual(['a log line']);
-    expect(docker.picture()).toEqual({ 'loop-auth': 'loop-auth:v1 running' });
+    // The previous version is where it was: rollback still goes back to it.
+    expect(docker.picture()).toEqual({ 'loop-auth': 'loop-auth:v1 running', 'loop-auth-previous': 'loop-auth:v0 exited' });
   });
 });
 
