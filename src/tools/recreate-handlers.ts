@@ -34,6 +34,7 @@ type HandlerLike<T extends { inputSchema: Shape; outputSchema: Shape }, O extend
 
 /** The recreate strategy's status answer (structuredContent). A factory: fresh zod instances per use. */
 export const recreateStatusOutputShape = () => ({
+  target: z.string(),
   app: z.string(),
   strategy: z.literal('recreate'),
   container: containerSummarySchema().nullable().describe('The container named after the app: the one that serves'),
@@ -83,7 +84,7 @@ export const recreateHealthOutputShape = () => ({
     z.object({ target: z.string(), url: z.string(), ok: z.boolean(), status: z.number().nullable(), latencyMs: z.number(), body: z.string(), error: z.string().nullable() }),
   ),
   containers: z.array(
-    z.object({ role: z.enum(['live', 'previous']), name: z.string(), exists: z.boolean(), state: z.string().nullable(), dockerHealth: z.string().nullable() }),
+    z.object({ color: z.null(), role: z.enum(['live', 'previous']), name: z.string(), exists: z.boolean(), state: z.string().nullable(), dockerHealth: z.string().nullable() }),
   ),
 });
 
@@ -104,7 +105,7 @@ export const recreateHandlers = {
     const links = st.recentDeployments.length
       ? [{ uri: RESOURCE_URI.history, name: 'deployment history', description: `Every recorded operation, newest first (at most ${HISTORY_RESOURCE_LIMIT})`, mimeType: 'text/plain' }]
       : [];
-    return { structured: st, text: recreateStatusText(st), links };
+    return { structured: { target: svc.target, ...st }, text: recreateStatusText(st), links };
   }) satisfies HandlerLike<typeof statusTool, ReturnType<typeof recreateStatusOutputShape>>,
 
   health: ((svc) => async (args, ctx) => {
@@ -114,7 +115,7 @@ export const recreateHandlers = {
       .map((c) => `${c.target}: ${c.error ? `error: ${c.error}` : ''}${c.body ? `body: ${c.body.slice(0, 300)}` : ''}`)
       .join('\n');
     return {
-      structured: { ...r, checks: r.checks.map((c) => ({ ...c, status: c.status ?? null, error: c.error ?? null })) },
+      structured: { ...r, checks: r.checks.map((c) => ({ ...c, status: c.status ?? null, error: c.error ?? null })), containers: r.containers.map((c) => ({ ...c, color: null })) },
       text: bodies ? `${recreateHealthText(r)}\n${fenceUntrusted('health answers', bodies)}` : recreateHealthText(r),
     };
   }) satisfies HandlerLike<typeof healthTool, ReturnType<typeof recreateHealthOutputShape>>,
