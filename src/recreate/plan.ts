@@ -24,17 +24,23 @@ const describeSpec = (s: ContainerSpec) =>
   `${s.binds.length ? `, volumes ${s.binds.map((b) => `${b.host}:${b.container}${b.readOnly ? ':ro' : ''}`).join(', ')}` : ''}, restart ${s.restartPolicy}, labels ${Object.keys(s.labels).sort().join(' ')}`;
 
 /** The steps of the replace sequence (replace.ts) for a spec. */
-export function replacePlan(svc: RecreateServices, spec: ContainerSpec, outgoing: 'previous' | 'remove', live: { image: string } | undefined): PlanStep[] {
+export function replacePlan(svc: RecreateServices, spec: ContainerSpec, outgoing: 'previous' | 'remove', live: { image: string } | undefined, previous?: { image: string }): PlanStep[] {
   const n = appNames(svc);
   const g = recreateGate(svc);
   const aside = outgoing === 'previous' ? n.previous : n.outgoing;
+  // Only a new version displaces the previous one (replace.ts).
+  const displaced = outgoing === 'previous' && live ? previous : undefined;
+  const leaving = outgoing === 'remove' ? live : displaced;
   return [
-    noteStep('replace', `${outgoing === 'previous' ? `docker API: remove ${n.previous} if it exists (force); ` : ''}${live ? `docker API: rename ${n.live} (${live.image}) to ${aside} (it keeps serving)` : `no ${n.live} runs now: nothing to rename`}`),
+    noteStep(
+      'replace',
+      `${displaced ? `docker API: rename ${n.previous} (${displaced.image}) to ${n.outgoing}; ` : ''}${live ? `docker API: rename ${n.live} (${live.image}) to ${aside} (it keeps serving)` : `no ${n.live} runs now: nothing to rename`}`,
+    ),
     noteStep('create', `docker API: create ${n.live}: ${describeSpec(spec)} (not started)`),
     noteStep('swap', `${live ? `docker API: stop ${aside} (10 s), then ` : ''}docker API: start ${n.live}. THE APP DOES NOT ANSWER from the stop until the new container is healthy`),
     noteStep('health', `${gateTarget(svc)} up to ${g.attempts}×${g.intervalMs} ms (${g.successThreshold} success needed)`),
-    noteStep('restore', `only if the gate fails: remove the new ${n.live}${live ? `, rename ${aside} back to ${n.live} and start it` : ''}`),
-    ...(outgoing === 'remove' && live ? [noteStep('cleanup', `docker API: remove ${aside} (the replaced container; ${n.previous} is left alone)`)] : []),
+    noteStep('restore', `only if the gate fails: remove the new ${n.live}${live ? `, rename ${aside} back to ${n.live} and start it` : ''}${displaced ? `, ${n.outgoing} back to ${n.previous}` : ''}`),
+    ...(leaving ? [noteStep('cleanup', `docker API: remove ${n.outgoing} (${leaving.image}${outgoing === 'remove' ? `, the replaced container; ${n.previous} is left alone` : ', the version before the previous one'})`)] : []),
   ];
 }
 
@@ -42,12 +48,12 @@ export async function planDeploy(svc: RecreateServices, req: SourceRequest, sign
   assertRef(req.ref);
   const n = appNames(svc);
   const { tag, head } = await plannedTag(svc, signal);
-  const live = await svc.docker.inspect(n.live, signal);
+  const [live, previous] = await Promise.all([svc.docker.inspect(n.live, signal), svc.docker.inspect(n.previous, signal)]);
   const spec = appSpec(svc, { image: tag, env: {}, labels: { 'loop-ops.version': '<version>', 'loop-ops.commit': head, 'loop-ops.deployment': '<operation id>', 'loop-ops.operation': '<operation id>' } });
   const steps: PlanStep[] = [
     commandStep('lock', mkdirLock(svc.config.state.dir), 'refused if another operation holds it'),
     ...sourceBuildPlan(svc, req, tag, head),
-    ...replacePlan(svc, spec, 'previous', live),
+    ...replacePlan(svc, spec, 'previous', live, previous),
     noteStep('prune', `old images of ${n.app} removed beyond deploy.retainImages=${svc.config.deploy.retainImages} (never one a container uses)`),
     noteStep('release', 'history line appended, lock released'),
   ];

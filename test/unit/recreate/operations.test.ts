@@ -139,3 +139,37 @@ describe('recreate stop', () => {
     expect((await stop(svc, { container: 'loop-auth', confirm: 'loop-auth', force: true }, o)).wasLive).toBe(true);
   });
 });
+
+describe('recreate dry runs', () => {
+  it('deploy: the lock, git and docker build argv as they run, then every Engine call of the replace, the gap named', async () => {
+    const { svc, docker } = setup();
+    docker.add('loop-auth-previous', 'loop-auth:v0', 'exited');
+    docker.add('loop-auth', 'loop-auth:v1');
+    const { planDeploy } = await import('../../../src/recreate/plan.js');
+    const plan = await planDeploy(svc, { pull: false, ref: 'v1.2.0' });
+    expect(plan.steps.map((s) => s.step)).toEqual(['lock', 'fetch', 'fetch', 'version', 'version', 'build', 'replace', 'create', 'swap', 'health', 'restore', 'cleanup', 'prune', 'release']);
+    const argv = (step: string, i = 0) => plan.steps.filter((s) => s.step === step)[i]?.argv;
+    expect(argv('fetch', 1)).toEqual(['git', '-C', '/volume1/docker/loop-auth/src', 'checkout', '--detach', 'v1.2.0']);
+    expect(argv('build')).toEqual([
+      '/var/packages/ContainerManager/target/usr/bin/docker', 'build', '--tag', expect.stringMatching(/^loop-auth:\d{14}-4f2a9c1$/),
+      '--label', 'loop-ops.app=loop-auth', '--label', 'loop-ops.version=<version>', '--label', 'loop-ops.commit=4f2a9c1d0e5b6a7c8d9e0f1a2b3c4d5e6f708192',
+      '--', '/volume1/docker/loop-auth/src',
+    ]);
+    const detail = (step: string) => plan.steps.find((s) => s.step === step)!.detail;
+    expect(detail('replace')).toBe('docker API: rename loop-auth-previous (loop-auth:v0) to loop-auth-outgoing; docker API: rename loop-auth (loop-auth:v1) to loop-auth-previous (it keeps serving)');
+    expect(detail('cleanup')).toBe('docker API: remove loop-auth-outgoing (loop-auth:v0, the version before the previous one)');
+    expect(detail('create')).toMatch(/^docker API: create loop-auth: image loop-auth:\d{14}-4f2a9c1, network loop_default, no published port, restart unless-stopped/);
+    expect(detail('swap')).toMatch(/stop loop-auth-previous .*start loop-auth\. THE APP DOES NOT ANSWER/);
+    expect(detail('health')).toBe("Docker's HEALTHCHECK status of loop-auth up to 3×100 ms (1 success needed)");
+    expect(docker.calls).toEqual([]);
+  });
+
+  it('restart: recreate through <app>-outgoing, or docker restart in place', async () => {
+    const { svc, docker } = setup();
+    docker.add('loop-auth', 'loop-auth:v1');
+    const { planRestart } = await import('../../../src/recreate/plan.js');
+    expect((await planRestart(svc, { inPlace: false })).steps.map((s) => s.step)).toEqual(['lock', 'replace', 'create', 'swap', 'health', 'restore', 'cleanup', 'release']);
+    expect((await planRestart(svc, { inPlace: true })).steps.map((s) => s.detail)[1]).toBe('docker API: restart loop-auth (10 s): the app does not answer until it is up');
+    expect(docker.calls).toEqual([]);
+  });
+});
