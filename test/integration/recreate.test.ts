@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeJournal } from '../../src/bluegreen/journal.js';
-import { acquireLock } from '../../src/bluegreen/lock.js';
+import { acquireLock, releaseLockIf } from '../../src/bluegreen/lock.js';
 import { newOperationId, OperationError } from '../../src/bluegreen/operation.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -111,7 +111,7 @@ describe.skipIf(!!skip)(`recreate strategy: loop-auth on prod${skip ? ` (skipped
     expect((await status()).previous).toMatchObject({ state: 'exited', version: '1.0.0' });
   }, 120_000);
 
-  it('restart: a new loop-auth from its own image behind the gate; loop-auth-previous untouched; in place too', async () => {
+  it('restart: a new loop-auth from its own image behind the gate; loop-auth-previous untouched; in place too, while loop-api\'s lock is held', async () => {
     const before = await status();
     const r = await restart(svc, { inPlace: false }, o);
     expect(r).toMatchObject({ mode: 'recreate', healthy: true, image: before.container!.image });
@@ -120,8 +120,16 @@ describe.skipIf(!!skip)(`recreate strategy: loop-auth on prod${skip ? ` (skipped
     expect(after.container!.startedAt).not.toBe(before.container!.startedAt);
     expect(after.previous).toMatchObject({ name: 'loop-auth-previous', image: before.previous!.image, state: 'exited' });
     expect(after.otherAppContainers).toEqual([]);
-    const inPlace = await restart(svc, { inPlace: true }, o);
-    expect(inPlace.mode).toBe('in_place');
+    // loop-api's lock (its own state dir) held meanwhile: loop-auth's operations do not wait for it.
+    const api = bundle.fleet.scope('prod', 'loop-api').services;
+    const since = new Date().toISOString();
+    const held = await acquireLock(api.pool, api.config.state.dir, { operationId: newOperationId('deploy'), operation: 'deploy', holder: 'test:loop-api', since, host: 'test', pid: process.pid, heartbeatAt: since });
+    try {
+      const inPlace = await restart(svc, { inPlace: true }, o);
+      expect(inPlace.mode).toBe('in_place');
+    } finally {
+      await releaseLockIf(api.pool, api.config.state.dir, held);
+    }
     expect(await served()).toBe('1.1.0');
   }, 120_000);
 
