@@ -1,23 +1,42 @@
 /**
- * Builds what tool handlers run on from the configuration: the SSH pool to
- * the NAS and the Docker engine over it, plus the NAS probe for /healthz and
- * the close hook called once on shutdown.
+ * What tool handlers and the engine run on (Services), and how it is built
+ * from the configuration: the SSH pool to the NAS and the Docker engine over
+ * it, plus the NAS probe for /healthz and the close hook called once on
+ * shutdown.
  */
 import { readPreviousStop } from './bluegreen/previous-color.js';
 import { PreviousColorWatch } from './bluegreen/previous-watch.js';
 import { stopPreviousIfDue } from './bluegreen/operations/stop-previous.js';
 import type { Config, Secrets } from './config.js';
-import { createDockerEngine } from './docker/index.js';
+import { createDockerEngine, type DockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
 import { ReadCoalescer } from './ops/coalesce.js';
 import type { Logger } from './log.js';
 import { createNotifier } from './notify/index.js';
-import { OperationEventHub } from './ops/events.js';
-import { colorContainerName, LABEL_VERSION } from './ops/status.js';
-import type { Services } from './ops/services.js';
+import { OperationEventHub, type OperationEvents } from './ops/events.js';
+import { colorContainerName, LABEL_VERSION } from './domain/index.js';
 import { createNasPool } from './ssh/index.js';
+import type { SshPool } from './ssh/pool.js';
 
-export type { Services } from './ops/services.js';
+/**
+ * What tool handlers and the CLI get to work with. Handlers never see the
+ * SSH pool's raw connections: only the pool's bounded exec/stream API, the
+ * Docker engine and the config.
+ */
+export interface Services {
+  config: Config;
+  pool: SshPool;
+  docker: DockerEngine;
+  log: Logger;
+  /** Long operations (deploy, rollback, …) running in this process. */
+  jobs: JobRegistry;
+  /** Wakes this server when the previous color is due to stop (deploy.keepPrevious minutes); absent in one-shot CLI runs. */
+  previousColor?: PreviousColorWatch;
+  /** Identical NAS reads in flight share one trip; every operation phase invalidates. */
+  reads: ReadCoalescer;
+  /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */
+  events?: OperationEvents;
+}
 
 export interface ServiceBundle {
   services: Services;
