@@ -16,12 +16,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Services } from '../ops/services.js';
+import type { Services } from '../services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
 import { Heartbeat } from './heartbeat.js';
 import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
-import type { HistoryRecord, JournalEntry, LockDetails, OperationKind, ProgressFn } from './types.js';
-import type { Color } from './upstream.js';
+import type { Color, HistoryRecord, JournalEntry, LockDetails, OperationKind } from '../domain/index.js';
+import type { ProgressFn } from './types.js';
 
 /** Who asked: recorded in the lock and the history. */
 export interface Who {
