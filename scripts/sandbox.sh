@@ -470,7 +470,11 @@ scoped_sudoers() {
 # render TEMPLATE: a scripts/sandbox template filled in for the current host (for prod, byte for byte
 # the file earlier versions of this script installed, so a copy of either leaves the other's alone).
 render() {
-  sed -e '/^# (A template: /d' -e "s#@ROOT@#$HROOT#g" -e "s#@ADDR@#$HOST_ADDR#g" \
+  local loopback=()
+  # A host on another address also listens on its own loopback, as a NAS's nginx does: the product
+  # verifies the front from the NAS itself (127.0.0.1:<frontPort> through SSH).
+  [[ $HOST_ADDR == 127.0.0.1 ]] && loopback=(-e '/@LOOPBACK_LISTEN@/d')
+  sed -e '/^# (A template: /d' "${loopback[@]}" -e 's#  *@LOOPBACK_LISTEN@##' -e "s#@ROOT@#$HROOT#g" -e "s#@ADDR@#$HOST_ADDR#g" \
     -e "s#@SSH_PORT@#$SSH_PORT#g" -e "s#@LEGACY_SSH_PORT@#$LEGACY_SSH_PORT#g" -e "s#@FRONT_PORT@#$FRONT_PORT#g" "$1"
 }
 
