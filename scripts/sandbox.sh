@@ -467,8 +467,12 @@ scoped_sudoers() {
 
 # render TEMPLATE: a scripts/sandbox template filled in for the current host (for prod, byte for byte
 # the file earlier versions of this script installed, so a copy of either leaves the other's alone).
+# A host with its own address also listens on its loopback, where the product's front check (an SSH
+# tunnel to 127.0.0.1:<frontPort> on the NAS) looks for nginx.
 render() {
-  sed -e '/^# (A template: /d' -e "s#@ROOT@#$HROOT#g" -e "s#@ADDR@#$HOST_ADDR#g" \
+  local loopback=()
+  [[ $HOST_ADDR == 127.0.0.1 ]] || loopback=(-e 's#^\( *\)listen @ADDR@:@FRONT_PORT@;#&\n\1listen 127.0.0.1:@FRONT_PORT@;#')
+  sed "${loopback[@]}" -e '/^# (A template: /d' -e "s#@ROOT@#$HROOT#g" -e "s#@ADDR@#$HOST_ADDR#g" \
     -e "s#@SSH_PORT@#$SSH_PORT#g" -e "s#@LEGACY_SSH_PORT@#$LEGACY_SSH_PORT#g" -e "s#@FRONT_PORT@#$FRONT_PORT#g" "$1"
 }
 
