@@ -1280,14 +1280,11 @@ cmd_down() {
   lock
   local h p leftovers=() what
   for (( h = ${#HOSTS[@]} - 1; h >= 0; h-- )); do down_host "${HOSTS[h]}"; done
-  # verify: by process name for the Docker family, by our config paths for sshd and nginx
-  for what in dockerd containerd containerd-shim docker-proxy; do
-    p=$(live_by_name "$what" | tr '\n' ' ')
-    [[ -z ${p// /} ]] || leftovers+=("$what: $p")
-  done
+  # verify: by our paths (other sandbox hosts may run their own Docker on this machine): dockerd by its
+  # data root, containerd and the shims by the exec root, sshd and nginx by their config files
   for h in "${HOSTS[@]}"; do
     use_host "$h"
-    for what in "sshd -f $SSH_DIR/sshd_config" "nginx -c $NGINX_CONF"; do
+    for what in "dockerd .*--data-root $DOCKER_ROOT( |$)" "$DOCKER_EXEC_ROOT/containerd/" "sshd -f $SSH_DIR/sshd_config" "nginx -c $NGINX_CONF"; do
       p=$(live_pids "$what" | tr '\n' ' ')
       [[ -z ${p// /} ]] || leftovers+=("$what: $p")
     done
@@ -1296,9 +1293,11 @@ cmd_down() {
     fi
   done
   use_host prod
-  # nginx workers of ours have no conf path in their title; any nginx worker whose master is gone is ours
-  for p in $(live_by_name nginx); do
-    if [[ $(ps -o ppid= -p "$p" | tr -d ' ') == 1 ]]; then leftovers+=("orphan nginx: $p"); fi
+  # nginx workers and docker-proxy have no path of ours in their command line; any whose parent is gone is ours
+  for what in nginx docker-proxy; do
+    for p in $(live_by_name "$what"); do
+      if [[ $(ps -o ppid= -p "$p" | tr -d ' ') == 1 ]]; then leftovers+=("orphan $what: $p"); fi
+    done
   done
   if (( ${#leftovers[@]} )); then
     printf '[sandbox] still running: %s\n' "${leftovers[@]}" >&2
@@ -1310,9 +1309,13 @@ cmd_down() {
     local files=(/etc/sudoers.d/loop-sandbox)
     for h in "${HOSTS[@]}"; do use_host "$h"; files+=("$SCOPED_SUDOERS"); done
     use_host prod
-    rm -rf "$ROOT" "$LOCAL" /run/loop-staging
+    # Only what up made: other sandbox hosts may keep their own files under $ROOT.
+    local d dirs=()
+    for d in run log state ssh nginx docker volume1 secrets staging; do dirs+=("$ROOT/$d"); done
+    rm -rf "${dirs[@]}" "$LOCAL" /run/loop-staging
+    rmdir "$ROOT" 2>/dev/null || true
     rm -f "${files[@]}"
-    say "down --purge: removed $ROOT, $LOCAL and ${files[*]} (users $NAS_USER, $SCOPED_USER kept)"
+    say "down --purge: removed ${dirs[*]}, $LOCAL and ${files[*]} (users $NAS_USER, $SCOPED_USER kept)"
   fi
 }
 
