@@ -16,12 +16,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { AppServices, Services } from '../ops/services.js';
+import type { AppServices, Services } from '../services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
 import { Heartbeat } from './heartbeat.js';
 import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
-import type { HistoryRecord, JournalEntry, LockDetails, OperationKind, ProgressFn } from './types.js';
-import type { Color } from './upstream.js';
+import type { Color, HistoryRecord, JournalEntry, LockDetails, OperationKind } from '../domain/index.js';
+import type { ProgressFn } from './types.js';
 
 /** Who asked: recorded in the lock and the history. */
 export interface Who {
@@ -67,7 +67,7 @@ export interface HistoryFacts {
  * app's name, its own state dir (lock, journal, history: an operation on one
  * app never waits for another app's lock) and the heartbeat interval.
  */
-export type OperationServices = AppServices<{ app: { name: string }; state: { dir: string }; deploy: { heartbeatIntervalMs: number } }>;
+export type OperationServices = AppServices<{ nas: { host: string }; app: { name: string }; state: { dir: string }; deploy: { heartbeatIntervalMs: number } }>;
 
 export interface OperationContext<P extends string, S extends OperationServices = Services> {
   readonly id: string;
@@ -171,6 +171,7 @@ export async function runOperation<P extends string, R, S extends OperationServi
     kind: o.kind,
     app: config.app.name,
     target: svc.target,
+    host: config.nas.host,
     who: o.who.caller,
     startedAt,
     detail: { ...(o.facts?.fromColor ? { fromColor: o.facts.fromColor } : {}), ...(o.detail ?? {}) },
@@ -186,6 +187,7 @@ export async function runOperation<P extends string, R, S extends OperationServi
       kind: o.kind,
       app: config.app.name,
       target: svc.target,
+      host: config.nas.host,
       who: o.who.caller,
       outcome,
       fromColor: null,

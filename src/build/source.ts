@@ -14,7 +14,7 @@ import { OperationError } from '../bluegreen/operation.js';
 import { commandStep, type PlanStep } from '../bluegreen/plan.js';
 import type { ProgressFn } from '../bluegreen/types.js';
 import type { DockerEngine } from '../docker/index.js';
-import { LABEL_APP, LABEL_COMMIT, LABEL_VERSION } from '../ops/status.js';
+import { LABEL_APP, LABEL_COMMIT, LABEL_VERSION } from '../domain/index.js';
 import type { ExecResult, SshPool } from '../ssh/pool.js';
 
 export interface SourceRequest {

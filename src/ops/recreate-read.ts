@@ -5,10 +5,10 @@
  * those two containers, `<app>` by default.
  */
 import { liveName, previousName } from '../recreate/names.js';
-import { probeFromNas } from './nas-http.js';
+import { probeFromNas } from '../ssh/nas-http.js';
 import type { HealthCheck } from './health.js';
 import { checkLogsRequest, LogsInputError, tailLogs, type LogsRequest, type LogsResult } from './logs.js';
-import type { RecreateServices } from './services.js';
+import type { RecreateServices } from '../services.js';
 
 export interface RecreateHealthReport {
   /** `<app>` answered 2xx on its port (or, with no port, Docker says it is healthy or running without a HEALTHCHECK). */

@@ -7,12 +7,13 @@
  * kept for `rollback` with `to`, warnings. One container list, one file
  * snapshot and one image list, in parallel.
  */
-import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
+import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../domain/index.js';
 import { retainedVersions, type RetainedVersion } from '../bluegreen/retention.js';
 import { readSmallFiles, remoteExists } from '../ssh/files.js';
 import { liveName, outgoingName, previousName } from '../recreate/names.js';
-import type { RecreateServices } from './services.js';
-import { formatDuration, LABEL_APP, lockInfo, lockLine, summarize, type ContainerSummary, type DeploymentRecord, type JournalInfo, type LockInfo } from './status.js';
+import type { RecreateServices } from '../services.js';
+import { LABEL_APP } from '../domain/index.js';
+import { formatDuration, lockInfo, lockLine, summarize, type ContainerSummary, type DeploymentRecord, type JournalInfo, type LockInfo } from './status.js';
 
 export interface RecreateAppStatus {
   app: string;

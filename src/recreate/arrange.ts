@@ -6,7 +6,7 @@
  * it. Idempotent: run again after being cut off, it does only what is left,
  * which is what recover relies on.
  */
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 import { liveName, outgoingName, previousName } from './names.js';
 
 export interface Holder {

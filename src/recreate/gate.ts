@@ -7,7 +7,7 @@
  */
 import { describeProbe, waitHealthy } from '../bluegreen/health-gate.js';
 import type { HealthGate } from '../bluegreen/types.js';
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 
 export interface GateResult {
   ok: boolean;

@@ -1,5 +1,5 @@
 /** The last log lines of a container, for a failure report (nothing when it cannot be read). */
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 
 export async function lastLogs(svc: Pick<RecreateServices, 'docker'>, container: string, lines = 20): Promise<string[]> {
   try {

@@ -5,7 +5,7 @@
  * while two containers trade names (rollback) or while a restart's old
  * container waits for its replacement's health gate.
  */
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 
 export const liveName = (app: string) => app;
 export const previousName = (app: string) => `${app}-previous`;

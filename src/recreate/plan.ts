@@ -7,7 +7,7 @@ import { mkdirLock } from '../bluegreen/commands.js';
 import { commandStep, noteStep, type PlanStep } from '../bluegreen/plan.js';
 import { assertRef, plannedTag, sourceBuildPlan, type SourceRequest } from '../build/source.js';
 import type { ContainerSpec } from '../docker/index.js';
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 import { gateTarget, recreateGate } from './gate.js';
 import { appNames } from './names.js';
 import { appSpec } from './spec.js';

@@ -23,7 +23,7 @@
 import type { ContainerInfo, ContainerSpec } from '../docker/index.js';
 import { OperationError, type OperationContext } from '../bluegreen/operation.js';
 import type { HealthGate } from '../bluegreen/types.js';
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 import { lastLogs } from './logs.js';
 import { appNames, type RecreatePhase } from './names.js';
 import { quickRecreateGate, waitAppHealthy, type GateResult } from './gate.js';

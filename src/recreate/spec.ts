@@ -5,8 +5,8 @@
  * creation (not what its image defines: the new image brings its own).
  */
 import type { ContainerSpec } from '../docker/index.js';
-import { LABEL_APP } from '../ops/status.js';
-import type { RecreateServices } from '../ops/services.js';
+import { LABEL_APP } from '../domain/index.js';
+import type { RecreateServices } from '../services.js';
 import { liveName } from './names.js';
 
 /** The operation that created a container (recover removes what its interrupted operation made). */

@@ -13,7 +13,7 @@ import { statusTool } from './status.js';
 import { deployTool, jobStatusTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from './write.js';
 import { recreateHandlers } from './recreate-handlers.js';
 import type { AnyToolDefinition, Shape, ToolDefinition, ToolHandler } from './types.js';
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 
 /**
  * A definition that also serves apps of the recreate strategy. Attached

@@ -6,9 +6,9 @@
  */
 import { z } from 'zod';
 import { newOperationId } from '../bluegreen/operation.js';
-import type { OperationKind } from '../bluegreen/types.js';
+import type { OperationKind } from '../domain/index.js';
 import type { JobHandle, JobSnapshot } from '../jobs.js';
-import type { AppServices } from '../ops/services.js';
+import type { AppServices } from '../services.js';
 import { ToolError, type ToolContext } from './types.js';
 import { fenceUntrusted } from './untrusted.js';
 

@@ -17,7 +17,7 @@ import { releaseLock } from '../bluegreen/engine.js';
 import { planText } from '../bluegreen/plan.js';
 import { getRecreateHealth, getRecreateLogs, recreateHealthText } from '../ops/recreate-read.js';
 import { readRecreateStatus, recreateStatusText } from '../ops/recreate-status.js';
-import type { RecreateServices } from '../ops/services.js';
+import type { RecreateServices } from '../services.js';
 import { deploy, planDeploy, planRestart, recover, restart, rollback, rollbackTo, stop } from '../recreate/engine.js';
 import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { healthTool } from './health.js';

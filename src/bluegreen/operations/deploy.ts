@@ -3,12 +3,11 @@
  * cut-over to the idle color.
  */
 import { assertRef, plannedTag, sourceAndBuild, sourceBuildPlan, type SourcePhase, type SourceRequest } from '../../build/source.js';
-import { colorContainerName, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, otherColor } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { mkdirLock } from '../commands.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { commandStep, noteStep, type PlanStep } from '../plan.js';
-import { otherColor, type Color } from '../upstream.js';
 import { colorSpec, cutover, CutoverFailed, cutoverPlan, type Cutover, type CutoverPhase } from './cutover.js';
 import { configGate, lastLogs, liveColor, msRound } from './shared.js';
 import { pruneAfterDeploy, retireMode, schedulePreviousStop } from './versions.js';

@@ -12,9 +12,8 @@ import { inspectLock, lockIsLive, releaseLockIf } from '../../bluegreen/lock.js'
 import { OperationError, runOperation, type OperationOptions } from '../../bluegreen/operation.js';
 import { refuseLive, type RecoverResult } from '../../bluegreen/operations/recover.js';
 import { recreateCompensation } from '../../bluegreen/recover-table.js';
-import type { JournalEntry, OperationKind } from '../../bluegreen/types.js';
-import { LABEL_APP } from '../../ops/status.js';
-import type { RecreateServices } from '../../ops/services.js';
+import { LABEL_APP, type JournalEntry, type OperationKind } from '../../domain/index.js';
+import type { RecreateServices } from '../../services.js';
 import { arrange } from '../arrange.js';
 import { quickRecreateGate, waitAppHealthy } from '../gate.js';
 import { appNames, type RecreatePhase } from '../names.js';

@@ -8,7 +8,7 @@
  * the gate. Either way the app does not answer while it restarts.
  */
 import { OperationError, runOperation, type OperationOptions } from '../../bluegreen/operation.js';
-import type { RecreateServices } from '../../ops/services.js';
+import type { RecreateServices } from '../../services.js';
 import { recreateGate, waitAppHealthy } from '../gate.js';
 import { lastLogs } from '../logs.js';
 import { appNames, type RecreatePhase } from '../names.js';

@@ -13,8 +13,8 @@
 import { readHistory } from '../../bluegreen/journal.js';
 import { OperationError, runOperation, type OperationOptions } from '../../bluegreen/operation.js';
 import { resolveRollbackTarget, type RetainedVersion } from '../../bluegreen/retention.js';
-import { LABEL_COMMIT, LABEL_VERSION } from '../../ops/status.js';
-import type { RecreateServices } from '../../ops/services.js';
+import { LABEL_COMMIT, LABEL_VERSION } from '../../domain/index.js';
+import type { RecreateServices } from '../../services.js';
 import { arrange } from '../arrange.js';
 import { quickRecreateGate, recreateGate, waitAppHealthy } from '../gate.js';
 import { lastLogs } from '../logs.js';

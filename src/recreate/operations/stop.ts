@@ -1,6 +1,6 @@
 /** stop (recreate): `<app>` (the app stops answering: only with force) or `<app>-previous`, confirmed by name. */
 import { OperationError, runOperation, type OperationOptions } from '../../bluegreen/operation.js';
-import type { RecreateServices } from '../../ops/services.js';
+import type { RecreateServices } from '../../services.js';
 import { appNames, type RecreatePhase } from '../names.js';
 
 export interface RecreateStopRequest {

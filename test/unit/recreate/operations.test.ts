@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { recreateConfigSchema } from '../../../src/config.js';
 import { OperationError } from '../../../src/bluegreen/operation.js';
-import type { RecreateServices } from '../../../src/ops/services.js';
+import type { RecreateServices } from '../../../src/services.js';
 import { deploy, restart, rollback, stop } from '../../../src/recreate/engine.js';
 import { memoryLogger } from '../server/fixtures.js';
 import { FakeDocker } from './fake-docker.js';
