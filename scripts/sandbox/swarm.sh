@@ -201,7 +201,9 @@ start_dockerd() {
   else
     if [[ -z ${pid:-} ]]; then
       rm -f "$RUN/dockerd.pid" "$SOCKET"
-      in_ns setsid /usr/sbin/dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+      # Swarm tasks try a registry pull before using a local image (a 20 s DNS timeout here, no registry):
+      # images are built on the manager, so the local one is the one wanted.
+      in_ns env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid /usr/sbin/dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
         --data-root "$DOCKER_ROOT" --exec-root "$EXEC_ROOT" --pidfile "$RUN/dockerd.pid" \
         -H "unix://$SOCKET" < /dev/null >> "$LOGS/dockerd.log" 2>&1 8>&- 9>&- &
       pid=$!
