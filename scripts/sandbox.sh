@@ -826,6 +826,7 @@ cmd_up() {
   share_dirs
   write_facts
   scoped_sudoers
+  bash "$TPL/swarm.sh" up 9>&- || die "the Swarm host did not come up (scripts/sandbox/swarm.sh)"
   say "up: ready in $(elapsed); front http://127.0.0.1:$FRONT_PORT/health, ssh $SCOPED_USER@$SSH_HOST:$SSH_PORT (scoped sudo), $NAS_USER (full sudo)"
 }
 
@@ -855,6 +856,7 @@ cmd_down() {
   local purge=0
   [[ ${1:-} == --purge ]] && purge=1
   lock
+  bash "$TPL/swarm.sh" down 9>&- || die "the Swarm host did not stop (scripts/sandbox/swarm.sh)"
   local pid kids p q leftovers=() extra
   # nginx: graceful quit of the master; workers are its children
   if pid=$(pid_of "$RUN/nginx.pid" "$NGINX_CONF"); then
@@ -963,6 +965,7 @@ cmd_status() {
      && cmp -s "$SCOPED_SUDOERS" <("$REPO_ROOT/node_modules/.bin/tsx" "$REPO_ROOT/src/cli.ts" sudoers --config "$LOCAL/config.yaml" --user "$SCOPED_USER" 2>/dev/null); then
     report scoped-sudo "$SCOPED_USER: $(grep -c "^$SCOPED_USER " "$SCOPED_SUDOERS") root commands ($SCOPED_SUDOERS)"
   else report scoped-sudo "missing or stale ($SCOPED_USER, $SCOPED_SUDOERS, AllowUsers)"; all=1; fi
+  bash "$TPL/swarm.sh" status || all=1
   return "$all"
 }
 

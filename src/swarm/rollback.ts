@@ -2,8 +2,9 @@
  * rollback on a Swarm target: the manager's own return to the service's
  * previous spec (`rollback=previous`: what `docker service rollback` does),
  * in the rollback policy's order (start-first, one task at a time), followed
- * to its end. The previous spec is the one before the last update: a second
- * rollback goes forward again, as on one host a second rollback switches back.
+ * to its end. The previous spec is the one before the last update; the
+ * manager clears it once a rollback (manual or automatic) is done, so a
+ * second rollback in a row is refused with a hint instead of going anywhere.
  */
 import { LABEL_VERSION } from '../ops/status.js';
 import { OperationError, runOperation, type OperationOptions } from '../bluegreen/operation.js';
