@@ -113,9 +113,13 @@ export async function followUpdate(docker: DockerEngine, serviceName: string, o:
 
 /**
  * The task that made an update fail: the newest task of the new image that
- * is not running (failed health, exited, rejected). Its logs say why.
+ * is not running (failed health, exited, rejected) and had a container — the
+ * manager may also have made a replacement that the rollback shut down
+ * before it ever started, whose logs are empty. Its logs say why.
  */
 export function failingTask(tasks: TaskInfo[], image: string | undefined): TaskInfo | undefined {
-  const candidates = tasks.filter((t) => (image === undefined || t.image === image) && t.state !== 'running');
-  return candidates.sort((a, b) => (b.since ?? '').localeCompare(a.since ?? ''))[0];
+  const candidates = tasks
+    .filter((t) => (image === undefined || t.image === image) && t.state !== 'running')
+    .sort((a, b) => Number(b.containerId !== null) - Number(a.containerId !== null) || (b.since ?? '').localeCompare(a.since ?? ''));
+  return candidates[0];
 }

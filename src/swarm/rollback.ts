@@ -2,9 +2,10 @@
  * rollback on a Swarm target: the manager's own return to the service's
  * previous spec (`rollback=previous`: what `docker service rollback` does),
  * in the rollback policy's order (start-first, one task at a time), followed
- * to its end. The previous spec is the one before the last update; the
- * manager clears it once a rollback (manual or automatic) is done, so a
- * second rollback in a row is refused with a hint instead of going anywhere.
+ * to its end. The previous spec is the one before the last update: after a
+ * rollback it is the spec rolled back from, so a second rollback goes
+ * forward again (as on one host a second rollback switches back). After an
+ * automatic rollback the manager keeps none: rollback is then refused.
  */
 import { LABEL_VERSION } from '../ops/status.js';
 import { OperationError, runOperation, type OperationOptions } from '../bluegreen/operation.js';
