@@ -601,9 +601,9 @@ cmd_down() {
   # Whatever still lives in the namespace (session children, shims, docker-proxy).
   for p in $(ns_pids); do alive "$p" && kill -TERM "$p" 2>/dev/null; done
   # shellcheck disable=SC2046
-  wait_gone 10 $(ns_pids) || for p in $(ns_pids); do kill -KILL "$p" 2>/dev/null || true; done
+  if ! wait_gone 10 $(ns_pids); then for p in $(ns_pids); do kill -KILL "$p" 2>/dev/null || true; done; fi
   # Mounts dockerd left under its roots (netns files, overlay sandboxes).
-  grep -oE " ($EXEC_ROOT|$DOCKER_ROOT)[^ ]*" /proc/self/mounts | sort -r | while read -r p; do umount -l "$p" 2>/dev/null || true; done
+  { grep -oE " ($EXEC_ROOT|$DOCKER_ROOT)[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r p; do umount -l "$p" 2>/dev/null || true; done
   if ip link show "$VETH_HOST" >/dev/null 2>&1; then ip link del "$VETH_HOST"; fi
   if ns_exists; then ip netns del "$NS"; fi
   left=$(pgrep -f -- "$RUN/dockerd.pid|$SSH_DIR/sshd_config|$EXEC_ROOT" || true)
