@@ -107,16 +107,15 @@ stop_pid() { # NAME PID GRACE
 # Processes whose network namespace is ours (what is left once the daemons are asked to stop).
 ns_pids() { ns_exists && ip netns pids "$NS" 2>/dev/null || true; }
 
-# Runs a command with no inherited descriptor above 2: a daemon started under `flock FILE …` (the tests' shared
-# lock) or this script's own lock would otherwise hold that lock for as long as it lives.
-detached() {
-  (
-    local fd
-    for fd in $(ls "/proc/$BASHPID/fd"); do
-      if (( fd > 2 )); then eval "exec $fd>&-"; fi
-    done
-    exec "$@"
-  )
+# Closes every descriptor above 2 of the current (sub)shell, to be called first in `( close_fds; exec DAEMON ) &`:
+# a daemon started under `flock FILE …` (the tests' shared lock) or this script's own lock would otherwise hold
+# that lock for as long as it lives. Inline, not a function wrapping a subshell: `f &` forks a shell that waits
+# for the inner one, with the descriptors still open.
+close_fds() {
+  local fd
+  for fd in $(ls "/proc/$BASHPID/fd"); do
+    if (( fd > 2 )); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
 }
 
 http_get() { curl -fsS --max-time "${2:-3}" "$1"; }
@@ -194,7 +193,7 @@ EOF
   fi
   /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" || die "sshd config invalid"
   rm -f "$RUN/sshd.pid"
-  detached nsenter --net="/run/netns/$NS" -- /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOGS/sshd.log" < /dev/null > /dev/null 2>&1
+  ( close_fds; exec nsenter --net="/run/netns/$NS" -- /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOGS/sshd.log" < /dev/null > /dev/null 2>&1 )
   for (( i = 0; i < 100; i++ )); do
     pid=$(pid_of "$RUN/sshd.pid" "$SSH_DIR/sshd_config") && (exec 3<>"/dev/tcp/$NS_IP/$SSH_PORT") 2>/dev/null && break
     pid=
@@ -215,9 +214,9 @@ start_dockerd() {
       rm -f "$RUN/dockerd.pid" "$SOCKET"
       # Swarm tasks try a registry pull before using a local image (a 20 s DNS timeout here, no registry):
       # images are built on the manager, so the local one is the one wanted.
-      detached nsenter --net="/run/netns/$NS" -- env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid /usr/sbin/dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+      ( close_fds; exec nsenter --net="/run/netns/$NS" -- env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid /usr/sbin/dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
         --data-root "$DOCKER_ROOT" --exec-root "$EXEC_ROOT" --pidfile "$RUN/dockerd.pid" \
-        -H "unix://$SOCKET" < /dev/null >> "$LOGS/dockerd.log" 2>&1 &
+        -H "unix://$SOCKET" < /dev/null >> "$LOGS/dockerd.log" 2>&1 ) &
       pid=$!
     fi
     for (( i = 0; i < 600; i++ )); do
