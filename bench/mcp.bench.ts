@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfig } from '../src/config.js';
+import { blueGreenConfig } from '../src/config/targets.js';
 import { freePort } from '../test/helpers/ports.js';
 import { ownerWay, sample } from './owner.js';
 import { stats, table } from './stats.js';
@@ -37,7 +38,9 @@ async function statusCall(c: Client): Promise<void> {
 }
 
 async function main() {
-  const { config, secrets } = loadConfig({ file: CONFIG });
+  const loaded = loadConfig({ file: CONFIG });
+  const config = blueGreenConfig(loaded.config);
+  const secrets = loaded.secrets;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', CONFIG, '--port', String(port)], {

@@ -76,7 +76,8 @@ async function main() {
     if (r.isError) throw new Error(JSON.stringify(r.content).slice(0, 500));
     return r.structuredContent as { result?: Record<string, any> };
   };
-  const { config, services } = server.deps;
+  const { services } = server.deps;
+  const config = services.config;
   const frontUrl = `http://127.0.0.1:${config.app.frontPort}${config.app.healthPath}`;
   const rows: string[] = ['| path | floor | floor median ms | path median ms | ratio | target |', '|---|---|---:|---:|---:|---:|'];
   const row = (path: string, floorName: string, floor: Stats, s: Stats, target: number) =>

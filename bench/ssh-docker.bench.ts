@@ -11,6 +11,7 @@
  * Env: BENCH_N (samples per way, default 30), BENCH_OWNER_N (default 15).
  */
 import { loadConfig } from '../src/config.js';
+import { blueGreenConfig } from '../src/config/targets.js';
 import { createDockerEngine } from '../src/docker/index.js';
 import { readFileSync } from 'node:fs';
 import { createNasPool, type RootRule } from '../src/ssh/index.js';
@@ -18,7 +19,9 @@ import { globLiteral } from '../src/ssh/root-commands.js';
 import { ownerWay, sample } from './owner.js';
 import { stats, table, type Stats } from './stats.js';
 
-const { config, secrets } = loadConfig({ file: process.env.LOOP_OPS_CONFIG ?? '.sandbox/config.yaml' });
+const loaded = loadConfig({ file: process.env.LOOP_OPS_CONFIG ?? '.sandbox/config.yaml' });
+const config = blueGreenConfig(loaded.config);
+const secrets = loaded.secrets;
 const N = Number(process.env.BENCH_N ?? 30);
 const OWNER_N = Number(process.env.BENCH_OWNER_N ?? 15);
 const psArgv = [config.docker.binary, 'ps', '--filter', `label=loop-ops.app=${config.app.name}`, '--format', '{{.Names}} {{.Status}}'];

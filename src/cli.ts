@@ -13,12 +13,13 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import type { RootConfig } from './config/targets.js';
 import type { Deps } from './deps.js';
 import { createLogger, scrubberFor } from './log.js';
 import { metricSourcesOf } from './metrics/index.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
-import { createServices } from './services.js';
+import { createServices, toolScopesOf } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
 import { OAUTH_CLIENTS_USAGE, OAUTH_CLIENTS_VERB, runOAuthClients } from './cli/oauthClients.js';
 import { allPrompts, allResources } from './resources/index.js';
@@ -109,7 +110,7 @@ export function parseCli(argv: string[]): Parsed {
   };
 }
 
-function applyOverrides(config: Config, p: Parsed): Config {
+function applyOverrides(config: RootConfig, p: Parsed): RootConfig {
   return {
     ...config,
     server: {
@@ -180,6 +181,7 @@ export async function main(argv: string[]): Promise<number> {
     resources: allResources,
     prompts: allPrompts,
     services: bundle.services,
+    fleet: toolScopesOf(bundle.fleet),
     observe: metricSourcesOf(bundle.services),
     probeNas: () => bundle.probeNas(),
     close: () => bundle.close(),

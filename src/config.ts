@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isTargetsFormat, parseTargets, singleNasRoot, type RootConfig } from './config/targets.js';
 
 /** Names that may be used for containers, networks and apps on the NAS. */
 export const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
@@ -28,7 +29,10 @@ const fingerprint = z
   .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must look like "SHA256:" + 43 base64 characters, as printed by ssh-keygen -lf');
 const argv = z.array(z.string().min(1)).min(1);
 
-const nasSchema = z
+/** Field schemas the targets/apps format (src/config/targets.ts) reuses. */
+export const fieldSchemas = { name, absPath, port, argv } as const;
+
+export const nasSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(22),
@@ -60,7 +64,7 @@ const nasSchema = z
   })
   .strict();
 
-const sudoSchema = z
+export const sudoSchema = z
   .object({
     /** none: run as the SSH user; nopasswd: `sudo -n`; password: `sudo -S` fed on stdin. */
     mode: z.enum(['none', 'nopasswd', 'password']).default('password'),
@@ -88,7 +92,7 @@ const sudoSchema = z
   })
   .strict();
 
-const appSchema = z
+export const appSchema = z
   .object({
     name: name.default('loop-api'),
     /** Git checkout of the app on the NAS (Dockerfile at its root). */
@@ -115,14 +119,14 @@ const appSchema = z
   })
   .strict();
 
-const dockerSchema = z
+export const dockerSchema = z
   .object({
     /** Absolute, because sudo's secure_path lacks /usr/local/bin on Synology. */
     binary: absPath.default('/var/packages/ContainerManager/target/usr/bin/docker'),
   })
   .strict();
 
-const nginxSchema = z
+export const nginxSchema = z
   .object({
     upstreamFile: absPath.default('/volume1/docker/nginx/conf.d/loop-api-upstream.conf'),
     testCommand: argv.default(['/usr/bin/nginx', '-t']),
@@ -157,7 +161,7 @@ export function keepPreviousPolicy(v: string): KeepPrevious {
   return { mode: 'timed', minutes };
 }
 
-const deploySchema = z
+export const deploySchema = z
   .object({
     /** Health gate of a new color: attempts × interval, consecutive successes needed. */
     healthAttempts: z.number().int().min(1).max(1000).default(30),
@@ -195,14 +199,14 @@ const deploySchema = z
     path: ['heartbeatStaleMs'],
   });
 
-const stateSchema = z
+export const stateSchema = z
   .object({
     /** Directory on the NAS for the deploy lock, journal and history. */
     dir: absPath.default('/volume1/docker/loop-ops'),
   })
   .strict();
 
-const serverSchema = z
+export const serverSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8765),
@@ -244,7 +248,7 @@ const serverSchema = z
     }
   });
 
-const logSchema = z
+export const logSchema = z
   .object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** JSON lines of every tool call. */
@@ -328,7 +332,7 @@ export const TRUST_PROXY_TRUE =
   'the rate limits and the passphrase throttle; set the number of reverse proxies in front (e.g. 1) ' +
   'or their addresses (e.g. "127.0.0.1" or ["10.0.0.0/8"])';
 
-const authSchema = z
+export const authSchema = z
   .object({
     oauth: oauthSchema.default(() => oauthSchema.parse({})),
     /**
@@ -366,7 +370,7 @@ const webhookSchema = z
   .strict()
   .refine((w) => (w.url === undefined) !== (w.urlFile === undefined), 'give exactly one of url and urlFile');
 
-const notifySchema = z
+export const notifySchema = z
   .object({
     /** Told when a write operation ends (succeeded, failed, rolled back, recovered). */
     webhooks: z.array(webhookSchema).max(10).default([]),
@@ -381,7 +385,7 @@ const notifySchema = z
   })
   .strict();
 
-const metricsSchema = z
+export const metricsSchema = z
   .object({
     /** Prometheus text at GET /metrics, behind the same auth as /mcp (scope ops:read). */
     enabled: z.boolean().default(true),
@@ -390,57 +394,101 @@ const metricsSchema = z
   })
   .strict();
 
-export const configSchema = z
+/** A recreate app: one container named after the app, rebuilt from its checkout and replaced behind a health gate (no nginx in front). */
+export const recreateAppSchema = z
   .object({
-    nas: nasSchema,
-    sudo: sudoSchema.default(() => sudoSchema.parse({})),
-    docker: dockerSchema.default({ binary: '/var/packages/ContainerManager/target/usr/bin/docker' }),
-    app: appSchema.default(() => appSchema.parse({})),
-    nginx: nginxSchema.default(() => nginxSchema.parse({})),
-    state: stateSchema.default(() => stateSchema.parse({})),
-    deploy: deploySchema.default(() => deploySchema.parse({})),
-    server: serverSchema.default(() => serverSchema.parse({})),
-    log: logSchema.default({ level: 'info' }),
-    auth: authSchema.default(() => authSchema.parse({})),
-    notify: notifySchema.default(() => notifySchema.parse({})),
-    metrics: metricsSchema.default(() => metricsSchema.parse({})),
+    name,
+    /** Git checkout of the app on the NAS (Dockerfile at its root). */
+    checkoutDir: absPath,
+    containerPort: port,
+    /** Published on 127.0.0.1:<hostPort>; the health gate probes it from the NAS. Without it, the container's own HEALTHCHECK gates. */
+    hostPort: port.optional(),
+    healthPath: z.string().regex(/^\/[\x21-\x7e]*$/, 'must be a URL path starting with /').default('/health'),
+    network: name.default('loop_default'),
+    /** Host directories mounted into the container. */
+    volumes: z
+      .array(z.object({ host: absPath, container: absPath, readOnly: z.boolean().default(false) }).strict())
+      .max(20)
+      .default([]),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.nginx.useSudo && c.sudo.mode !== 'none') {
-      for (const key of ['testCommand', 'reloadCommand'] as const) {
-        if (!c.nginx[key][0]!.startsWith('/')) {
-          ctx.addIssue({ code: 'custom', path: ['nginx', key, 0], message: 'must be an absolute path when nginx.useSudo is true (sudoers matches it)' });
-        }
+  .strict();
+
+/** Every section of a per-app configuration but `app`: one target's host parts plus the global sections. */
+const scopeShape = {
+  nas: nasSchema,
+  sudo: sudoSchema.default(() => sudoSchema.parse({})),
+  docker: dockerSchema.default({ binary: '/var/packages/ContainerManager/target/usr/bin/docker' }),
+  nginx: nginxSchema.default(() => nginxSchema.parse({})),
+  state: stateSchema.default(() => stateSchema.parse({})),
+  deploy: deploySchema.default(() => deploySchema.parse({})),
+  server: serverSchema.default(() => serverSchema.parse({})),
+  log: logSchema.default({ level: 'info' }),
+  auth: authSchema.default(() => authSchema.parse({})),
+  notify: notifySchema.default(() => notifySchema.parse({})),
+  metrics: metricsSchema.default(() => metricsSchema.parse({})),
+};
+
+type ScopeParts = z.output<z.ZodObject<typeof scopeShape>>;
+
+/** Checks every per-app configuration needs, whatever the app's strategy. */
+function checkScope(c: ScopeParts, ctx: z.RefinementCtx): void {
+  if (c.nginx.useSudo && c.sudo.mode !== 'none') {
+    for (const key of ['testCommand', 'reloadCommand'] as const) {
+      if (!c.nginx[key][0]!.startsWith('/')) {
+        ctx.addIssue({ code: 'custom', path: ['nginx', key, 0], message: 'must be an absolute path when nginx.useSudo is true (sudoers matches it)' });
       }
     }
-    const o = c.auth.oauth;
-    if (o.enabled && !o.publicBaseUrl) {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'publicBaseUrl'], message: 'required when auth.oauth.enabled is true' });
-    }
-    if (o.enabled && !o.stateFile) {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'stateFile'], message: 'required when auth.oauth.enabled is true' });
-    }
-    const n = c.nas;
-    if (!n.hostKeyFingerprint && !n.knownHostsPath && !n.insecureAcceptAnyHostKey) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['nas', 'hostKeyFingerprint'],
-        message:
-          'a host key must be pinned: set nas.hostKeyFingerprint (ssh-keygen -lf) or nas.knownHostsPath',
-      });
-    }
+  }
+  const o = c.auth.oauth;
+  if (o.enabled && !o.publicBaseUrl) {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'publicBaseUrl'], message: 'required when auth.oauth.enabled is true' });
+  }
+  if (o.enabled && !o.stateFile) {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'stateFile'], message: 'required when auth.oauth.enabled is true' });
+  }
+  const n = c.nas;
+  if (!n.hostKeyFingerprint && !n.knownHostsPath && !n.insecureAcceptAnyHostKey) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['nas', 'hostKeyFingerprint'],
+      message: 'a host key must be pinned: set nas.hostKeyFingerprint (ssh-keygen -lf) or nas.knownHostsPath',
+    });
+  }
+}
+
+/**
+ * One blue-green app on one NAS: the single-NAS file as it has always been,
+ * and the view the engine works on for each blue-green app of a targets file
+ * (src/config/targets.ts builds that view and parses it with this schema).
+ */
+export const configSchema = z
+  .object({ ...scopeShape, app: appSchema.default(() => appSchema.parse({})) })
+  .strict()
+  .superRefine((c, ctx) => {
+    checkScope(c, ctx);
     if (c.app.colorPorts.blue === c.app.frontPort || c.app.colorPorts.green === c.app.frontPort) {
       ctx.addIssue({ code: 'custom', path: ['app', 'colorPorts'], message: 'must differ from app.frontPort' });
     }
   });
+
+/** The per-app view of a recreate app (src/config/targets.ts). */
+export const recreateConfigSchema = z
+  .object({ ...scopeShape, app: recreateAppSchema })
+  .strict()
+  .superRefine(checkScope);
+
+export type RecreateConfig = z.infer<typeof recreateConfigSchema>;
+export type RecreateAppConfig = RecreateConfig['app'];
 
 export type Config = z.infer<typeof configSchema>;
 export type AppConfig = Config['app'];
 
 /** Secrets, resolved from env or files. Never logged, never in tool output. */
 export interface Secrets {
+  /** The first target's sudo password (the single-NAS file's only one). */
   sudoPassword?: string;
+  /** Each target's sudo password, by target name. */
+  sudoPasswordByTarget?: Record<string, string>;
   sshPassphrase?: string;
   /** SSH password login: supported for migration only; keys are preferred. */
   sshPassword?: string;
@@ -544,7 +592,8 @@ export interface LoadOptions {
 }
 
 export interface LoadedConfig {
-  config: Config;
+  /** Every target and app, and the global sections (src/config/targets.ts). */
+  config: RootConfig;
   secrets: Secrets;
 }
 
@@ -572,6 +621,9 @@ function readSecretFile(path: string, what: string, problems: string[]): string 
   }
 }
 
+/** `staging-eu` → `STAGING_EU`: the suffix of a target's own environment variables. */
+export const targetEnvSuffix = (target: string) => target.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const problems: string[] = [];
@@ -597,10 +649,19 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       problems.push(`${p}: secrets may not be written in the config file; use an environment variable or a *File path`);
     }
     const baseDir = dirname(resolve(opts.file));
-    for (const [section, key] of RELATIVE_PATH_KEYS) {
-      const s = fromFile[section] as Record<string, unknown> | undefined;
-      const v = s?.[key];
-      if (typeof v === 'string' && v !== '' && !isAbsolute(v)) s![key] = resolve(baseDir, v);
+    const resolveRelative = (root: Record<string, unknown>, keys: Array<[string, string]>) => {
+      for (const [section, key] of keys) {
+        const s = root[section] as Record<string, unknown> | undefined;
+        const v = s && typeof s === 'object' ? s[key] : undefined;
+        if (typeof v === 'string' && v !== '' && !isAbsolute(v)) s![key] = resolve(baseDir, v);
+      }
+    };
+    resolveRelative(fromFile, RELATIVE_PATH_KEYS);
+    const targets = fromFile.targets;
+    if (targets && typeof targets === 'object' && !Array.isArray(targets)) {
+      for (const t of Object.values(targets as Record<string, unknown>)) {
+        if (t && typeof t === 'object' && !Array.isArray(t)) resolveRelative(t as Record<string, unknown>, RELATIVE_PATH_KEYS.filter(([s]) => s === 'nas' || s === 'sudo'));
+      }
     }
     const hooks = (fromFile.notify as { webhooks?: unknown } | undefined)?.webhooks;
     if (Array.isArray(hooks)) {
@@ -614,14 +675,38 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     }
   }
   const merged = deepMerge(fromFile, envOverrides(env));
-  const result = configSchema.safeParse(merged);
-  if (!result.success) problems.push(...formatIssues(result.error));
-  if (problems.length || !result.success) throw new ConfigError(problems);
-  const config = result.data;
+  let config: RootConfig | undefined;
+  if (isTargetsFormat(merged)) {
+    const r = parseTargets(merged);
+    if (r.root) config = r.root;
+    else problems.push(...r.issues.map((i) => `${i.path}: ${i.message}`));
+  } else {
+    const result = configSchema.safeParse(merged);
+    if (result.success) config = singleNasRoot(result.data);
+    else problems.push(...formatIssues(result.error));
+  }
+  if (problems.length || !config) throw new ConfigError(problems);
   if (opts.withoutSecrets) return { config, secrets: {} };
 
+  // Each target's sudo password: LOOP_OPS_SUDO_PASSWORD_<TARGET>(_FILE), its sudo.passwordFile, then the shared one.
+  const sudoPasswordByTarget: Record<string, string> = {};
+  for (const t of config.targets) {
+    const sudo = t.apps[0]!.config.sudo;
+    if (sudo.mode !== 'password') continue;
+    const own = config.singleNas ? undefined : readSecret(env, `LOOP_OPS_SUDO_PASSWORD_${targetEnvSuffix(t.name)}`, undefined, problems);
+    const pw = own ?? readSecret(env, 'LOOP_OPS_SUDO_PASSWORD', sudo.passwordFile, problems);
+    if (pw === undefined) {
+      problems.push(
+        config.singleNas
+          ? 'sudo.mode is "password" but no password was given: set LOOP_OPS_SUDO_PASSWORD, LOOP_OPS_SUDO_PASSWORD_FILE or sudo.passwordFile'
+          : `targets.${t.name}.sudo.mode is "password" but no password was given: set LOOP_OPS_SUDO_PASSWORD_${targetEnvSuffix(t.name)}(_FILE), targets.${t.name}.sudo.passwordFile or LOOP_OPS_SUDO_PASSWORD(_FILE)`,
+      );
+    } else sudoPasswordByTarget[t.name] = pw;
+  }
+  const first = config.targets[0]!;
   const secrets: Secrets = {
-    sudoPassword: readSecret(env, 'LOOP_OPS_SUDO_PASSWORD', config.sudo.passwordFile, problems),
+    sudoPassword: sudoPasswordByTarget[first.name],
+    sudoPasswordByTarget,
     sshPassphrase: readSecret(env, 'LOOP_OPS_SSH_PASSPHRASE', undefined, problems),
     sshPassword: readSecret(env, 'LOOP_OPS_SSH_PASSWORD', undefined, problems),
     apiToken: readSecret(env, 'LOOP_OPS_TOKEN', config.server.tokenFile, problems),
@@ -644,13 +729,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       problems.push('LOOP_OPS_ADMIN_PASSPHRASE must be at least 12 characters');
     }
   }
-  if (config.sudo.mode === 'password' && !secrets.sudoPassword) {
-    problems.push(
-      'sudo.mode is "password" but no password was given: set LOOP_OPS_SUDO_PASSWORD, LOOP_OPS_SUDO_PASSWORD_FILE or sudo.passwordFile',
-    );
-  }
-  if (!config.nas.privateKeyPath && !config.nas.useAgent && !secrets.sshPassword) {
-    problems.push('no SSH login configured: set nas.privateKeyPath (recommended), nas.useAgent, or LOOP_OPS_SSH_PASSWORD(_FILE)');
+  for (const t of config.targets) {
+    const nas = t.apps[0]!.config.nas;
+    if (!nas.privateKeyPath && !nas.useAgent && !secrets.sshPassword) {
+      const at = config.singleNas ? 'nas' : `targets.${t.name}.nas`;
+      problems.push(`no SSH login configured: set ${at}.privateKeyPath (recommended), ${at}.useAgent, or LOOP_OPS_SSH_PASSWORD(_FILE)`);
+    }
   }
   if (problems.length) throw new ConfigError(problems);
   return { config, secrets };

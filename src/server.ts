@@ -68,9 +68,13 @@ export class StartupError extends Error {
 }
 
 export function serverInstructions(deps: Pick<Deps, 'config'>): string {
-  const app = deps.config.app.name;
+  const targets = deps.config.targets;
+  const apps = targets.flatMap((t) => t.apps);
+  const one = apps.length === 1;
   const lines = [
-    `This server operates the Docker web app "${app}" on the owner's Synology NAS, over SSH.`,
+    one
+      ? `This server operates the Docker web app "${apps[0]!.name}" on the owner's Synology NAS, over SSH.`
+      : `This server operates Docker web apps over SSH: ${targets.map((t) => `target "${t.name}" (${t.apps.map((a) => `${a.name}: ${a.strategy}`).join(', ')})`).join('; ')}. Every tool takes \`target\` and \`app\` (default: the first of each); \`status\` without them summarises them all.`,
     `Start with the \`status\` tool: it shows the app's containers (blue and green colors), which color nginx routes to, their health, version, uptime and restarts, and whether a deploy lock is held.`,
     'Use `logs` and `health` to investigate problems before changing anything.',
     'Changing tools (restart, deploy, rollback, stop, reset) are audited; destructive ones need explicit confirmation arguments; long operations report progress and can be followed afterwards.',
@@ -94,7 +98,9 @@ export interface ServerCore {
 
 export function createCore<S>(deps: Deps<S>, opts: { metrics?: boolean } = {}): ServerCore {
   const readOnly = deps.config.server.readOnly;
-  const inventory = ToolInventory.create(deps.tools, deps.services, { readOnly });
+  const first = deps.config.targets[0]!;
+  const scopes = deps.fleet ?? { scopes: [{ target: first.name, app: first.apps[0]!.name, strategy: first.apps[0]!.strategy, services: deps.services }] };
+  const inventory = ToolInventory.create(deps.tools, scopes, { readOnly });
   const metrics = opts.metrics ? new ServerMetrics(deps.observe ?? {}, { processMetrics: deps.config.metrics.processMetrics }) : undefined;
   const runtime: GuardRuntime = {
     log: deps.log,
@@ -131,7 +137,7 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
   };
   core.inventory.registerOn(server, core.runtime, callerOf);
   const { resources = [], prompts = [], services, config } = core.deps;
-  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.app.name }, core.runtime, callerOf);
+  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.targets[0]!.apps[0]!.name }, core.runtime, callerOf);
   registerUiResources(server, core.inventory.definitions);
   hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');

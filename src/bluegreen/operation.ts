@@ -16,12 +16,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Services } from '../ops/services.js';
+import type { Services } from '../services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
 import { Heartbeat } from './heartbeat.js';
 import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
-import type { HistoryRecord, JournalEntry, LockDetails, OperationKind, ProgressFn } from './types.js';
-import type { Color } from './upstream.js';
+import type { Color, HistoryRecord, JournalEntry, LockDetails, OperationKind } from '../domain/index.js';
+import type { ProgressFn } from './types.js';
 
 /** Who asked: recorded in the lock and the history. */
 export interface Who {
@@ -163,7 +163,8 @@ export async function runOperation<P extends string, R>(
     operationId: id,
     kind: o.kind,
     app: config.app.name,
-    target: config.nas.host,
+    target: svc.target,
+    host: config.nas.host,
     who: o.who.caller,
     startedAt,
     detail: { ...(o.facts?.fromColor ? { fromColor: o.facts.fromColor } : {}), ...(o.detail ?? {}) },
@@ -178,7 +179,8 @@ export async function runOperation<P extends string, R>(
       operationId: id,
       kind: o.kind,
       app: config.app.name,
-      target: config.nas.host,
+      target: svc.target,
+      host: config.nas.host,
       who: o.who.caller,
       outcome,
       fromColor: null,

@@ -21,6 +21,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { AuditLog } from '../audit.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { blueGreenConfig } from '../config/targets.js';
 import { createLogger, scrubberFor } from '../log.js';
 import { createServices, type Services } from '../services.js';
 import { ALL_SCOPES, CallTracker, guardTool, scrubDeep, type Extra } from '../tools/guard.js';
@@ -347,8 +348,8 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
   // (what goes wrong is reported as a message + hint anyway).
   const log = createLogger({ level: p.verbose ? config.log.level : 'error' });
 
-  if ((verb === 'reset-oauth' || verb === 'restore-oauth') && p.args.dry_run !== true && p.args.confirm !== config.app.name) {
-    say(`--confirm must be the app name ("${config.app.name}"): nothing was changed`);
+  if ((verb === 'reset-oauth' || verb === 'restore-oauth') && p.args.dry_run !== true && p.args.confirm !== blueGreenConfig(config).app.name) {
+    say(`--confirm must be the app name ("${blueGreenConfig(config).app.name}"): nothing was changed`);
     say('hint: this invalidates every OAuth token; run with --dry-run first, then --confirm with the app name.');
     return 2;
   }

@@ -7,25 +7,26 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { renderSudoers, rootRules, UnscopablePathError } from '../ssh/root-commands.js';
+import { renderSudoers, targetRootRules, UnscopablePathError } from '../ssh/root-commands.js';
 import { VERSION } from '../server.js';
 
 const PROG = 'loop-ops-mcp';
 
-export const SUDOERS_USAGE = `  ${PROG} sudoers [--config FILE] [--user NAME]
+export const SUDOERS_USAGE = `  ${PROG} sudoers [--config FILE] [--target NAME] [--user NAME]
       Print the sudoers lines for the configured NAS user (or NAME): each root
       command we run, as one program with its exact arguments, no shell.
+      With targets, one block per target (or only --target NAME's).
       Install: visudo -cf FILE && install -m 0440 FILE /etc/sudoers.d/loop-ops`;
 
 export async function runSudoers(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const err = (s: string) => process.stderr.write(`${PROG} sudoers: ${s}\n`);
-  let values: { config?: string; user?: string; help?: boolean };
+  let values: { config?: string; user?: string; target?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: { config: { type: 'string', short: 'c' }, user: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, user: { type: 'string' }, target: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (e) {
     err((e as Error).message);
@@ -38,12 +39,25 @@ export async function runSudoers(argv: string[], out: (s: string) => void = (s) 
   const file = values.config ?? (process.env.LOOP_OPS_CONFIG || undefined);
   try {
     const { config } = loadConfig({ file, withoutSecrets: true });
-    const user = values.user ?? config.nas.username;
-    if (config.sudo.mode === 'none') {
-      out(`# loop-ops-mcp ${VERSION}: sudo.mode is "none": nothing runs as root, ${user} needs no sudoers rule.\n`);
-      return 0;
+    const targets = values.target === undefined ? config.targets : config.targets.filter((t) => t.name === values.target);
+    if (!targets.length) {
+      err(`no target "${values.target}" (configured: ${config.targets.map((t) => t.name).join(', ')})`);
+      return 2;
     }
-    out(renderSudoers(rootRules(config), { user, mode: config.sudo.mode, version: VERSION, source: file }));
+    // One file per SSH user and host; several targets print one after the other, each with its header.
+    const parts: string[] = [];
+    for (const t of targets) {
+      const { nas, sudo } = t.apps[0]!.config;
+      const user = values.user ?? nas.username;
+      const where = config.singleNas ? '' : ` (target ${t.name}: ${nas.host}:${nas.port})`;
+      if (sudo.mode === 'none') {
+        parts.push(`# loop-ops-mcp ${VERSION}${where}: sudo.mode is "none": nothing runs as root, ${user} needs no sudoers rule.\n`);
+        continue;
+      }
+      const text = renderSudoers(targetRootRules(t.apps), { user, mode: sudo.mode, version: VERSION, source: file });
+      parts.push(where ? text.replace(/\n/, `${where}\n`) : text);
+    }
+    out(parts.join('\n'));
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {

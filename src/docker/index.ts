@@ -5,7 +5,7 @@ import { DockerEngine } from './engine.js';
 export { DockerEngine, DockerError, type ContainerImageUse, type ContainerInfo, type LogLine } from './engine.js';
 export type { ContainerSpec } from './requests.js';
 
-export function createDockerEngine(pool: SshPool, config: Config): DockerEngine {
+export function createDockerEngine(pool: SshPool, config: Pick<Config, 'docker' | 'sudo'>): DockerEngine {
   return new DockerEngine(pool, {
     dockerBinary: config.docker.binary,
     sudo: config.sudo.mode !== 'none',

@@ -6,7 +6,7 @@ import { WebhookNotifier, type NotifierOptions } from './webhooks.js';
 export { WebhookNotifier } from './webhooks.js';
 
 export function createNotifier(
-  config: Config,
+  config: Pick<Config, 'notify'>,
   secrets: Secrets,
   log: Logger,
   extra: Pick<NotifierOptions, 'versionOf'> = {},

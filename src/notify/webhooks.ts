@@ -29,7 +29,7 @@ export interface NotifierOptions {
   log: Logger;
   scrubber: SecretScrubber;
   /** Version of a color's container right now (for "from" in the notice); bounded, may fail. */
-  versionOf?: (color: string) => Promise<string | null>;
+  versionOf?: (color: string, operation?: { target: string; app: string }) => Promise<string | null>;
   /** Deliveries in flight at once. */
   concurrency?: number;
   /** Injected in unit tests. */
@@ -101,7 +101,7 @@ export class WebhookNotifier {
     const color = e.detail.fromColor;
     if (!this.o.versionOf || !color) return;
     if (this.fromVersions.size >= MAX_TRACKED) this.fromVersions.delete(this.fromVersions.keys().next().value!);
-    const lookup = this.o.versionOf(color);
+    const lookup = this.o.versionOf(color, { target: e.target, app: e.app });
     const bounded = Promise.race([lookup, new Promise<null>((r) => setTimeout(() => r(null), VERSION_LOOKUP_MS).unref())]).catch(() => null);
     this.fromVersions.set(e.operationId, bounded);
   }

@@ -4,7 +4,7 @@ import { ConfigError, type Config, type Secrets } from '../config.js';
 import type { Logger } from '../log.js';
 import type { HostKeyPolicy } from './hostkey.js';
 import { SshPool } from './pool.js';
-import { rootPolicyFor, UnscopablePathError, type RootPolicy, type RootRule } from './root-commands.js';
+import { dockerRootRules, RootPolicy, rootPolicyFor, UnscopablePathError, type RootRule } from './root-commands.js';
 
 export { SshPool } from './pool.js';
 export type { ExecOptions, ExecResult, PoolStats } from './pool.js';
@@ -12,13 +12,15 @@ export * from './errors.js';
 export { shellQuote, quoteArgv, UnsafeArgumentError } from './quote.js';
 export { fingerprintOf } from './hostkey.js';
 export { writeFileAtomic, readFileIfExists } from './files.js';
-export { rootArgv, rootRules, rootPolicyFor, renderSudoers, RootPolicy, type RootRule } from './root-commands.js';
+export { rootArgv, rootRules, rootPolicyFor, renderSudoers, targetRootRules, dockerRootRules, RootPolicy, type RootRule } from './root-commands.js';
 
 /** The root command list for this config; a path sudoers cannot match exactly is a config error. */
-export function rootPolicyOf(config: Config, extra: RootRule[] = []): RootPolicy | undefined {
+export function rootPolicyOf(config: Pick<Config, 'sudo' | 'docker'> & Partial<Config>, extra: RootRule[] = [], rules?: RootRule[]): RootPolicy | undefined {
   if (config.sudo.mode === 'none') return undefined;
   try {
-    return rootPolicyFor(config, extra);
+    if (rules) return new RootPolicy([...rules, ...extra], config.sudo.programs);
+    if (config.app && config.nginx) return rootPolicyFor(config as Config, extra);
+    return new RootPolicy([...dockerRootRules(config), ...extra], config.sudo.programs);
   } catch (e) {
     if (e instanceof UnscopablePathError) throw new ConfigError([e.message]);
     throw e;
@@ -32,8 +34,19 @@ export function hostKeyPolicy(nas: Config['nas']): HostKeyPolicy {
   throw new Error('no host key policy configured');
 }
 
-/** `extraRootRules`: for tests that exercise the sudo protocol itself with a fully privileged user. */
-export function createNasPool(config: Config, secrets: Secrets, log?: Logger, extraRootRules: RootRule[] = []): SshPool {
+/**
+ * One target's pool. `config` holds the target's SSH and sudo parts (any of
+ * its apps' views); `targetRules` are the root commands of every app on it
+ * (default: this one app's). `extraRootRules`: for tests that exercise the
+ * sudo protocol itself with a fully privileged user.
+ */
+export function createNasPool(
+  config: Pick<Config, 'nas' | 'sudo' | 'docker'> & Partial<Pick<Config, 'app' | 'nginx'>>,
+  secrets: Secrets,
+  log?: Logger,
+  extraRootRules: RootRule[] = [],
+  targetRules?: RootRule[],
+): SshPool {
   const nas = config.nas;
   let privateKey: Buffer | undefined;
   if (nas.privateKeyPath) {
@@ -65,7 +78,7 @@ export function createNasPool(config: Config, secrets: Secrets, log?: Logger, ex
       channelWaitTimeoutMs: nas.channelWaitTimeoutMs,
       sudoMode: config.sudo.mode,
       sudoPassword: secrets.sudoPassword,
-      rootPolicy: rootPolicyOf(config, extraRootRules),
+      rootPolicy: rootPolicyOf(config, extraRootRules, targetRules),
       defaultTimeoutMs: 60_000,
       defaultMaxOutputBytes: 4 * 1024 * 1024,
     },

@@ -120,16 +120,54 @@ export function rootArgv(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sudo
 }
 
 /** Every rule for this config. `timed` rules carry the `timeout -k 2 NNNNN` prefix the pool adds. */
-export function rootRules(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sudo'>): RootRule[] {
-  const p = config.sudo.programs;
+/** `timeout -k 2 NNNNN argv` rules: what the pool sends for a time-limited root command. */
+function timedRule(p: RootPrograms) {
   const timeout = absProgram(p.timeout, 'sudo.programs.timeout');
-  const docker = absProgram(config.docker.binary, 'docker.binary');
-  const timed = (id: string, why: string, argv: string[], argPatterns?: string[]): RootRule => {
+  return (id: string, why: string, argv: string[], argPatterns?: string[]): RootRule => {
     const [program, ...args] = argv;
     absProgram(program!, `program of ${id}`);
     const words = argPatterns ?? args.map((a) => lit(a, `argument of ${id}`));
     return { id, why, program: timeout, args: ['-k', String(TIMEOUT_KILL_AFTER_SEC), digits(TIMEOUT_DIGITS), program!, ...words] };
   };
+}
+
+/** What every app needs as root, whatever its strategy: the Engine API and image builds. */
+export function dockerRootRules(config: Pick<Config, 'docker' | 'sudo'>): RootRule[] {
+  const docker = absProgram(config.docker.binary, 'docker.binary');
+  return [
+    {
+      id: 'docker-api',
+      why: 'Docker Engine API over stdio (status, logs, start/stop, create): what `docker -H ssh://` runs',
+      program: docker,
+      args: ['system', 'dial-stdio'],
+    },
+    timedRule(config.sudo.programs)('docker-build', 'build the new image from the checkout (arguments go to Docker)', [docker], ['build', '*']),
+  ];
+}
+
+/**
+ * The rules of every app of one target (one SSH user, one sudoers file):
+ * each command once; with several apps, app-specific ids carry the app's name.
+ */
+export function targetRootRules(apps: ReadonlyArray<{ name: string; strategy: string; config: Pick<Config, 'docker' | 'sudo'> }>): RootRule[] {
+  const out: RootRule[] = [];
+  const seen = new Set<string>();
+  for (const a of apps) {
+    const rules = a.strategy === 'blue-green' ? rootRules(a.config as Pick<Config, 'docker' | 'nginx' | 'app' | 'sudo'>) : dockerRootRules(a.config);
+    for (const r of rules) {
+      const key = [r.program, ...r.args].join('\0');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const shared = r.id === 'docker-api' || r.id === 'docker-build';
+      out.push(apps.length > 1 && !shared ? { ...r, id: `${a.name}/${r.id}` } : r);
+    }
+  }
+  return out;
+}
+
+export function rootRules(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sudo'>): RootRule[] {
+  const p = config.sudo.programs;
+  const timed = timedRule(p);
   const upstream = config.nginx.upstreamFile;
   const tmp = rootTempPath(upstream);
   const backups = lit(posix.join(config.app.vaultPath, 'backups'), 'app.vaultPath');
@@ -137,15 +175,7 @@ export function rootRules(config: Pick<Config, 'docker' | 'nginx' | 'app' | 'sud
   const live = livePaths.map((x) => lit(x, 'app.oauthKeysDir / app.dbPath'));
   lit(upstream, 'nginx.upstreamFile');
 
-  const rules: RootRule[] = [
-    {
-      id: 'docker-api',
-      why: 'Docker Engine API over stdio (status, logs, start/stop, create): what `docker -H ssh://` runs',
-      program: docker,
-      args: ['system', 'dial-stdio'],
-    },
-    timed('docker-build', 'build the new image from the checkout (arguments go to Docker)', [docker], ['build', '*']),
-  ];
+  const rules: RootRule[] = dockerRootRules(config);
   if (config.nginx.useSudo) {
     rules.push(timed('nginx-test', 'test the nginx configuration after the upstream switch', [...config.nginx.testCommand]));
     rules.push(timed('nginx-reload', 'reload nginx so it routes to the new color', [...config.nginx.reloadCommand]));

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { NAME_RE } from '../config.js';
-import type { Services } from '../ops/services.js';
+import type { Services } from '../services.js';
 
 const name = z.string().regex(NAME_RE, 'must be a Docker-style name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)');
 const absPath = z.string().regex(/^\/[^\0\n]*$/, 'must be an absolute path');

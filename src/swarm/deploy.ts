@@ -11,7 +11,7 @@
  * previous spec back. Lock, journal and history are the same as on one host
  * (runOperation, in the app's state dir on the manager).
  */
-import { LABEL_APP, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION } from '../ops/status.js';
+import { LABEL_APP, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION } from '../domain/index.js';
 import { dockerBuild, gitCheckout, gitDescribe, gitFetch, gitHead, gitPull, GIT_REF_RE, mkdirLock, readVersionFile, showCommand, type RemoteCommand } from '../bluegreen/commands.js';
 import { OperationError, runOperation, type OperationOptions } from '../bluegreen/operation.js';
 import { cleanVersion, imageTag } from '../bluegreen/operations/deploy.js';

@@ -7,11 +7,9 @@
  * forward again (as on one host a second rollback switches back). After an
  * automatic rollback the manager keeps none: rollback is then refused.
  */
-import { LABEL_VERSION } from '../ops/status.js';
 import { OperationError, runOperation, type OperationOptions } from '../bluegreen/operation.js';
 import { readSmallFiles } from '../ssh/files.js';
-import { historyFile, parseJsonLines } from '../bluegreen/nas-state.js';
-import type { HistoryRecord } from '../bluegreen/types.js';
+import { LABEL_VERSION, historyFile, parseJsonLines, type HistoryRecord } from '../domain/index.js';
 import type { SwarmContext } from './app.js';
 import { failedTaskReport, updateService, type FailedTaskReport } from './update.js';
 

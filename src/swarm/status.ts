@@ -6,9 +6,9 @@
  * and the recent history — plus what only Swarm has: an update in progress
  * and the spec a rollback returns to.
  */
-import { LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, formatDuration, type DeploymentRecord, type JournalInfo, type LockInfo } from '../ops/status.js';
+import { LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../domain/index.js';
+import { formatDuration, type DeploymentRecord, type JournalInfo, type LockInfo } from '../ops/status.js';
 import { readSmallFiles, remoteExists } from '../ssh/files.js';
-import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
 import { updateInProgress, type UpdateState } from '../docker/swarm-requests.js';
 import type { NodeInfo, TaskInfo } from '../docker/index.js';
 import type { SwarmContext } from './app.js';

@@ -9,7 +9,8 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Extra, GuardRuntime } from './guard.js';
 import { guardTool } from './guard.js';
-import type { AnyToolDefinition, Caller, ToolHandler } from './types.js';
+import type { AnyToolDefinition, Caller, Shape, ToolHandler } from './types.js';
+import { ToolError } from './types.js';
 
 export interface InventoryOptions {
   /** Hide (do not register) every `write` tool. */
@@ -108,23 +109,63 @@ export class InventoryError extends Error {
 
 interface Entry {
   def: AnyToolDefinition;
+  /** The input schema clients see: the definition's, plus `target`/`app` for scoped tools. */
+  inputSchema: Shape;
   run: ToolHandler<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** One app on one target and the services of its strategy, as the inventory builds handlers from them. */
+export interface ScopeEntry {
+  target: string;
+  app: string;
+  strategy: string;
+  services: unknown;
+}
+
+/** What tools are built from: every app (in the configured order; the first is the default) and the fleet for fleet-wide handlers. */
+export interface ToolScopes {
+  scopes: readonly ScopeEntry[];
+  /** Passed to `fleetHandler`s. */
+  fleet?: unknown;
+}
+
+/** The `target` and `app` inputs of a scoped tool, from the configured names. */
+export function scopeInputs(scopes: readonly ScopeEntry[], all: boolean): Shape {
+  const targets = [...new Set(scopes.map((s) => s.target))] as [string, ...string[]];
+  const apps = [...new Set(scopes.map((s) => s.app))] as [string, ...string[]];
+  const byTarget = targets.map((t) => `${t}: ${scopes.filter((s) => s.target === t).map((s) => s.app).join(', ')}`).join('; ');
+  const target = z.enum(targets);
+  return {
+    target: (all ? target.optional() : target.default(targets[0])).describe(
+      all
+        ? `The NAS to look at (one of: ${targets.join(', ')}). With neither target nor app: every target and app in one summary.`
+        : `The NAS to work on (default ${targets[0]}).`,
+    ),
+    app: z
+      .enum(apps)
+      .optional()
+      .describe(`The app on that target (default: the target's first app). Apps per target: ${byTarget}.`),
+  };
 }
 
 export class ToolInventory {
 
   /** Checks, filters and builds; throws `InventoryError` listing every problem of every definition. */
-  static create<S>(defs: readonly AnyToolDefinition<S>[], services: S, options: InventoryOptions): ToolInventory {
+  static create(defs: readonly AnyToolDefinition<any>[], scopes: ToolScopes, options: InventoryOptions): ToolInventory { // eslint-disable-line @typescript-eslint/no-explicit-any
     const problems = defs.flatMap((d) => lintToolDefinition(d as AnyToolDefinition));
     const seen = new Set<string>();
     for (const d of defs) {
       if (seen.has(d.name)) problems.push(`tool ${d.name}: defined twice`);
       seen.add(d.name);
+      if (d.scope === 'app-or-all' && typeof d.fleetHandler !== 'function') {
+        problems.push(`tool ${d.name}: scope ${d.scope} needs a fleetHandler`);
+      }
     }
+    if (!scopes.scopes.length) problems.push('no app configured');
     if (problems.length) throw new InventoryError(problems);
     const entries = defs
       .filter((d) => !(options.readOnly && d.access === 'write'))
-      .map((def) => ({ def: def as AnyToolDefinition, run: def.handler(services) }));
+      .map((def) => buildEntry(def as AnyToolDefinition, scopes));
     return new ToolInventory(entries, options);
   }
 
@@ -142,14 +183,24 @@ export class ToolInventory {
     return this.entries.map((e) => e.def);
   }
 
+  /** The input schema a client sees for `name` (scoped tools carry `target` and `app`). */
+  inputSchemaOf(name: string): Shape | undefined {
+    return this.entries.find((e) => e.def.name === name)?.inputSchema;
+  }
+
+  /** The guarded runner of `name` (the CLI calls tools through it, as MCP does). */
+  runnerOf(name: string): ToolHandler<any, any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.entries.find((e) => e.def.name === name)?.run;
+  }
+
   /** Registers every exposed tool on `server`, each behind the guard. */
   registerOn(server: McpServer, rt: GuardRuntime, callerOf: (extra: Extra) => Caller): void {
-    for (const { def, run } of this.entries) {
+    for (const { def, run, inputSchema } of this.entries) {
       const config = {
         title: def.title,
         description: def.description,
         // Strict: an unknown key (a model's typo) is an error the model can read, not silently dropped.
-        inputSchema: z.object(def.inputSchema).strict(),
+        inputSchema: z.object(inputSchema).strict(),
         outputSchema: z.object(def.outputSchema),
         annotations: { title: def.title, ...def.annotations },
       };
@@ -159,4 +210,49 @@ export class ToolInventory {
       else server.registerTool(def.name, config, callback);
     }
   }
+}
+
+/**
+ * A tool's handlers, one per app (by its strategy), behind one runner that
+ * reads `target` and `app`, picks the app's handler and gives it the rest of
+ * the arguments: a handler never sees another app's services.
+ */
+function buildEntry(def: AnyToolDefinition, set: ToolScopes): Entry {
+  const scope = def.scope ?? 'app';
+  const first = set.scopes[0]!;
+  if (scope === 'fleet') {
+    const run = def.fleetHandler ? def.fleetHandler(set.fleet) : def.handler(first.services);
+    return { def, inputSchema: def.inputSchema, run };
+  }
+  const handlers = new Map<string, ToolHandler<any, any> | string>(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const s of set.scopes) {
+    const factory = s.strategy === 'blue-green' ? def.handler : def.strategies?.[s.strategy as 'recreate'];
+    handlers.set(`${s.target}\0${s.app}`, factory ? factory(s.services) : s.strategy);
+  }
+  // One app: "every app" is that app, answered by its own handler.
+  const all = scope === 'app-or-all' && def.fleetHandler && set.scopes.length > 1 ? def.fleetHandler(set.fleet) : undefined;
+  const run: ToolHandler<any, any> = async (args, ctx) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const { target, app, ...rest } = args as { target?: string; app?: string } & Record<string, unknown>;
+    if (all && target === undefined && app === undefined) return all(rest, ctx);
+    const t = target ?? first.target;
+    const onTarget = set.scopes.filter((s) => s.target === t);
+    const s = app === undefined ? onTarget[0] : onTarget.find((x) => x.app === app);
+    if (!s) {
+      throw new ToolError(
+        `there is no app ${app} on target ${t}`,
+        `Apps on ${t}: ${onTarget.map((x) => x.app).join(', ') || 'none'}.`,
+        'not_found',
+      );
+    }
+    const h = handlers.get(`${s.target}\0${s.app}`)!;
+    if (typeof h === 'string') {
+      throw new ToolError(
+        `${def.name} does not apply to ${s.app} on ${s.target}: it uses the ${h} strategy`,
+        'status shows what this app offers; the tool descriptions say which strategies each tool serves.',
+        'not_applicable',
+      );
+    }
+    return h(rest, ctx);
+  };
+  return { def, inputSchema: { ...scopeInputs(set.scopes, scope === 'app-or-all'), ...def.inputSchema }, run };
 }

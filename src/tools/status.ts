@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { readStatus, statusText } from '../ops/status.js';
 import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
-import type { Services } from '../services.js';
+import type { Fleet, Services } from '../services.js';
+import { fleetStatusText, readFleetStatus } from '../ops/fleet-status.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
 import { defineTool } from './types.js';
 
@@ -66,6 +67,40 @@ export const statusOutputShape = () => ({
   checkedAt: z.string(),
 });
 
+/** One app's row in the every-app summary (src/ops/fleet-status.ts). */
+const appRowShape = () =>
+  z.object({
+    target: z.string(),
+    app: z.string(),
+    strategy: z.string(),
+    serving: z.string().nullable().describe('blue-green: the live color container; recreate: the app container'),
+    version: z.string().nullable(),
+    state: z.string().nullable(),
+    health: z.string().nullable(),
+    lock: z.object({ held: z.boolean(), operation: z.string().nullable(), operationId: z.string().nullable() }),
+    interrupted: z.string().nullable(),
+    lastOperation: z.string().nullable(),
+    warnings: z.array(z.string()),
+    error: z.string().nullable().describe('Why this app could not be read (the others still are)'),
+  });
+
+/**
+ * The status tool's output: one app's status (every field of
+ * statusOutputShape, plus its target and strategy), or, without target and
+ * app on a server with several, `apps`: one row per app of every target.
+ */
+const statusToolOutputShape = () => {
+  const one = Object.fromEntries(Object.entries(statusOutputShape()).map(([k, v]) => [k, (v as z.ZodType).optional()])) as {
+    [K in keyof ReturnType<typeof statusOutputShape>]: z.ZodOptional<ReturnType<typeof statusOutputShape>[K]>;
+  };
+  return {
+    target: z.string().optional().describe('The target (NAS) of this app'),
+    strategy: z.string().optional().describe('blue-green or recreate'),
+    ...one,
+    apps: z.array(appRowShape()).optional().describe('Without target and app: every app of every target, one row each'),
+  };
+};
+
 export const statusTool = defineTool({
   name: 'status',
   title: 'App status',
@@ -73,19 +108,25 @@ export const statusTool = defineTool({
     'Start here. Shows the app on the NAS as it is right now: which color (blue/green) nginx routes traffic to, ' +
     'both color containers and the watched siblings (state, health, image, version, uptime, restarts, ports), ' +
     'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments, the OAuth backups and the versions kept for rollback. ' +
+    'With several targets or apps and neither `target` nor `app` given: one summary line per app of every target. ' +
     'Read-only and fast; call it before and after any change.',
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),
   },
-  outputSchema: statusOutputShape(),
+  outputSchema: statusToolOutputShape(),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   access: 'read',
+  scope: 'app-or-all',
   handler: (svc: Services) => async (args, ctx) => {
     const st = await readStatus(svc, { historyLimit: args.history, signal: ctx.signal });
     // Only a few deployments fit here; the full history is a resource.
     const links = st.recentDeployments.length
       ? [{ uri: RESOURCE_URI.history, name: 'deployment history', description: `Every recorded operation, newest first (at most ${HISTORY_RESOURCE_LIMIT})`, mimeType: 'text/plain' }]
       : [];
-    return { structured: st, text: statusText(st), links };
+    return { structured: { target: svc.target, strategy: 'blue-green', ...st }, text: statusText(st), links };
+  },
+  fleetHandler: (fleet: Fleet) => async (_args, ctx) => {
+    const f = await readFleetStatus(fleet, ctx.signal);
+    return { structured: { apps: f.apps, checkedAt: f.checkedAt }, text: fleetStatusText(f) };
   },
 });

@@ -102,7 +102,24 @@ export interface ToolDefinition<Services = unknown, I extends Shape = Shape, O e
    * render the result with; hosts without UI read `text` as usual.
    */
   ui?: { resourceUri: string };
+  /**
+   * Which app a call works on (src/tools/inventory.ts adds the inputs):
+   * - `app` (default): `target` and `app` inputs (enums of the configured
+   *   names, default the first target and its first app); the handler of that
+   *   app's strategy runs (`handler` for blue-green, `strategies` for others);
+   * - `app-or-all`: the same, but with neither given `fleetHandler` answers
+   *   for every target and app at once;
+   * - `fleet`: no such inputs; `fleetHandler` (or `handler` on the first
+   *   app's services, for what they all share, such as the job registry).
+   */
+  scope?: ToolScope;
+  /** Handlers of strategies other than blue-green, built once per app of that strategy. */
+  strategies?: Partial<Record<'recreate', (services: any) => ToolHandler<I, O>>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Built once from the fleet (every target and app); see `scope`. */
+  fleetHandler?: (fleet: any) => ToolHandler<I, O>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
+
+export type ToolScope = 'app' | 'app-or-all' | 'fleet';
 
 /** A definition of any shape, for lists of tools. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -274,6 +274,8 @@ export const jobStatusTool = defineTool({
   outputSchema: { ...jobOutputShape, kind: z.string(), error: z.string().nullable(), hint: z.string().nullable() },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   access: 'read',
+  // Jobs of every target and app share one registry: the job id alone names one.
+  scope: 'fleet',
   handler: (svc: Services) => async (args, ctx) => {
     const id = args.job_id ?? svc.jobs.list()[0]?.id;
     if (!id) throw new ToolError('no job has run in this server yet', 'status shows the recent deployments recorded on the NAS.', 'not_found');

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type Config, type Secrets } from '../../src/config.js';
+import { blueGreenConfig } from '../../src/config/targets.js';
 import { createDockerEngine } from '../../src/docker/index.js';
 import { createNasPool, type RootRule } from '../../src/ssh/index.js';
 import type { SshPool } from '../../src/ssh/pool.js';
@@ -11,7 +12,9 @@ export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const SANDBOX_CONFIG = join(REPO_ROOT, '.sandbox', 'config.yaml');
 
 export function sandboxConfig(env: Record<string, string | undefined> = {}): { config: Config; secrets: Secrets } {
-  return loadConfig({ file: SANDBOX_CONFIG, env });
+  const { config, secrets } = loadConfig({ file: SANDBOX_CONFIG, env });
+  // The first blue-green app (prod's loop-api): what the single-app tests work on.
+  return { config: blueGreenConfig(config), secrets };
 }
 
 export function sandboxPool(overrides: (c: Config) => void = () => {}, secretOverrides: Partial<Secrets> = {}): SshPool {

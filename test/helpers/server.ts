@@ -1,10 +1,11 @@
 /** The real server (real tools, real services) against the sandbox NAS, for integration tests and benchmarks. */
 import type { Config, Secrets } from '../../src/config.js';
+import { singleNasRoot } from '../../src/config/targets.js';
 import type { Deps } from '../../src/deps.js';
 import { createLogger, scrubberFor } from '../../src/log.js';
 import { metricSourcesOf } from '../../src/metrics/index.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
-import { createServices, type Services } from '../../src/services.js';
+import { createServices, toolScopesOf, type Services } from '../../src/services.js';
 import { allPrompts, allResources } from '../../src/resources/index.js';
 import { allTools } from '../../src/tools/index.js';
 import { sandboxConfig } from './nas.js';
@@ -17,9 +18,10 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}, extraS
   config.server.port = 0; // ephemeral, tests only
   adjust(config);
   const log = createLogger({ level: process.env.LOOP_OPS_TEST_LOG ?? 'silent', pretty: false });
-  const bundle = await createServices(config, secrets, log);
+  const root = singleNasRoot(config);
+  const bundle = await createServices(root, secrets, log);
   return {
-    config,
+    config: root,
     secrets,
     log,
     scrubber: scrubberFor(secrets),
@@ -27,6 +29,7 @@ export async function sandboxDeps(adjust: (c: Config) => void = () => {}, extraS
     resources: allResources,
     prompts: allPrompts,
     services: bundle.services,
+    fleet: toolScopesOf(bundle.fleet),
     observe: metricSourcesOf(bundle.services),
     probeNas: bundle.probeNas,
     close: bundle.close,

@@ -201,7 +201,7 @@ describe.skipIf(!sandbox)(`blue-green on the sandbox NAS${sandbox ? '' : ` (skip
     expect(dry.isError ?? false).toBe(false);
     const plan = (dry.structuredContent as { result: { steps: Array<{ step: string; argv?: string[] }> } }).result.steps;
     // The exact argv the reset will run as root: the configured absolute mv (sudoers matches it).
-    const mv = h.server.deps.config.sudo.programs.mv;
+    const mv = h.server.deps.services.config.sudo.programs.mv;
     expect(plan.find((s) => s.step === 'backup' && s.argv?.[0] === mv)?.argv).toEqual([mv, '--', keysDir, expect.stringMatching(/\/backups\/oauth-reset-\d{8}T\d{6}\/$/)]);
     expect(readdirSync(keysDir)).toEqual(before.map(([f]) => f)); // dry run changed nothing
     const liveBefore = (await status(h.client)).liveColor;

@@ -25,7 +25,7 @@ describe.skipIf(!sandbox)(`logs on a ~160 MB container log${sandbox ? '' : ` (sk
     config.app.watch = [...config.app.watch, NAME];
     const pool = sandboxPool();
     const docker = sandboxDocker(pool);
-    svc = { config, pool, docker, log: createLogger({ level: 'silent', pretty: false }), jobs: new JobRegistry(), reads: new ReadCoalescer() };
+    svc = { target: 'default', config, pool, docker, log: createLogger({ level: 'silent', pretty: false }), jobs: new JobRegistry(), reads: new ReadCoalescer() };
     const d = config.docker.binary;
     // The fixture container is made as the full-sudo admin: `docker run` is not one of the product's root commands.
     const admin = adminPool([d]);

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envOverrides, keepPreviousPolicy, loadConfig } from '../../src/config.js';
+import { ConfigError, envOverrides, keepPreviousPolicy, loadConfig as loadRoot, type LoadOptions } from '../../src/config.js';
+import { blueGreenConfig } from '../../src/config/targets.js';
+
+/** The single-NAS file's one app view (what these tests check), plus the root. */
+function loadConfig(opts: LoadOptions) {
+  const { config: root, secrets } = loadRoot(opts);
+  return { config: blueGreenConfig(root), root, secrets };
+}
 
 const FP = 'SHA256:' + 'A'.repeat(43);
 

@@ -13,10 +13,10 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 // Types only (erased by esbuild): the view reads exactly what the tools' output schemas promise.
 import type { dashboardTool } from '../../tools/dashboard.js';
-import type { statusTool } from '../../tools/status.js';
+import type { statusOutputShape } from '../../tools/status.js';
 import type { rollbackTool } from '../../tools/write.js';
 
-type StatusData = z.output<z.ZodObject<(typeof statusTool)['outputSchema']>>;
+type StatusData = z.output<z.ZodObject<ReturnType<typeof statusOutputShape>>>;
 type DashboardData = z.output<z.ZodObject<(typeof dashboardTool)['outputSchema']>>;
 type Actions = DashboardData['actions'];
 type Container = NonNullable<StatusData['colors']['blue']>;

@@ -9,7 +9,7 @@ import { configSchema } from '../../../src/config.js';
 import { OperationError, runOperation } from '../../../src/bluegreen/operation.js';
 import type { OperationFinished, OperationPhase, OperationStarted } from '../../../src/ops/events.js';
 import { OperationEventHub } from '../../../src/ops/events.js';
-import type { Services } from '../../../src/ops/services.js';
+import type { Services } from '../../../src/services.js';
 import { memoryLogger } from '../server/fixtures.js';
 
 const ok = { code: 0, signal: undefined, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, durationMs: 1 };
@@ -31,7 +31,7 @@ function setup() {
   const hub = new OperationEventHub(memoryLogger().log);
   const seen: { started: OperationStarted[]; phases: OperationPhase[]; finished: OperationFinished[] } = { started: [], phases: [], finished: [] };
   hub.subscribe({ started: (e) => seen.started.push(e), phase: (e) => seen.phases.push(e), finished: (e) => seen.finished.push(e) });
-  const svc = { config, pool: fakeNas(), log: memoryLogger().log, events: hub } as unknown as Services;
+  const svc = { target: 'prod', config, pool: fakeNas(), log: memoryLogger().log, events: hub } as unknown as Services;
   const o = { kind: 'rollback' as const, who: { caller: 'token:abc' }, progress: () => {}, detail: { fromColor: 'green', toColor: 'blue' }, facts: { fromColor: 'green' as const, toColor: 'blue' as const } };
   return { svc, seen, o, hub };
 }
@@ -46,7 +46,7 @@ describe('runOperation events', () => {
       return 'done';
     });
     expect(r).toBe('done');
-    expect(seen.started).toEqual([expect.objectContaining({ kind: 'rollback', app: 'loop-api', target: 'nas.local', who: 'token:abc', detail: { fromColor: 'green', toColor: 'blue' } })]);
+    expect(seen.started).toEqual([expect.objectContaining({ kind: 'rollback', app: 'loop-api', target: 'prod', who: 'token:abc', detail: { fromColor: 'green', toColor: 'blue' } })]);
     expect(seen.phases.map((p) => p.phase)).toEqual(['locked', 'switch', 'verify']);
     expect(seen.finished).toHaveLength(1);
     expect(seen.finished[0]).toMatchObject({ operationId: seen.started[0]!.operationId, outcome: 'succeeded', fromColor: 'green', toColor: 'blue', version: '1.0.0', message: null });

@@ -117,7 +117,8 @@ describe('status reads and operations', () => {
       nas: { username: 'admin', privateKeyPath: key, hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` },
       sudo: { mode: 'none' },
     });
-    const bundle = await createServices(config, {}, memoryLogger().log);
+    const { singleNasRoot } = await import('../../../src/config/targets.js');
+    const bundle = await createServices(singleNasRoot(config), {}, memoryLogger().log);
     const { reads, events } = bundle.services;
     try {
       const at = new Date().toISOString();

@@ -40,7 +40,7 @@ async function connect(opts: { transport?: TransportKind; authInfo?: AuthInfo } 
     nas: { username: 'admin', privateKeyPath: '/k', hostKeyFingerprint: `SHA256:${'A'.repeat(43)}` },
     sudo: { mode: 'none' },
   });
-  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: new ReadCoalescer() };
+  const services: Services = { target: 'default', config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: new ReadCoalescer() };
   const deps = { ...testDeps({ config }), tools: [...allTools, linkTool], resources: allResources, prompts: allPrompts, services };
   const core = createCore(deps);
   const server = createMcpServer(core, opts.transport ?? 'stdio');

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { z } from 'zod';
 import { configSchema, type Config, type Secrets } from '../../../src/config.js';
+import { singleNasRoot } from '../../../src/config/targets.js';
 import type { Deps } from '../../../src/deps.js';
 import { REDACT_PATHS, SecretScrubber, type Logger } from '../../../src/log.js';
 import { defineTool, ToolError, type AnyToolDefinition } from '../../../src/tools/types.js';
@@ -181,7 +182,7 @@ export function testDeps(
   const { log, lines } = memoryLogger();
   let closed = 0;
   return {
-    config: opts.config ?? testConfig(),
+    config: singleNasRoot(opts.config ?? testConfig()),
     secrets,
     log,
     scrubber: new SecretScrubber([secrets.sudoPassword, secrets.sshPassphrase, secrets.apiToken]),

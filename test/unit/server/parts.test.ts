@@ -61,21 +61,26 @@ describe('inventory', () => {
   });
 
   it('refuses duplicates and bad definitions at creation, filters write tools when read-only', () => {
-    expect(() => ToolInventory.create([echoTool, echoTool], fakeServices(), { readOnly: false })).toThrow(InventoryError);
-    const all = ToolInventory.create(fakeTools, fakeServices(), { readOnly: false });
+    expect(() => ToolInventory.create([echoTool, echoTool], one(fakeServices()), { readOnly: false })).toThrow(InventoryError);
+    const all = ToolInventory.create(fakeTools, one(fakeServices()), { readOnly: false });
     expect(all.names).toContain('restart_color');
-    const ro = ToolInventory.create(fakeTools, fakeServices(), { readOnly: true });
+    const ro = ToolInventory.create(fakeTools, one(fakeServices()), { readOnly: true });
     expect(ro.names).not.toContain('restart_color');
     expect(ro.names).toContain('echo_status');
   });
 
   it('builds each handler once from the services', () => {
     const factory = vi.fn(() => async () => ({ structured: {}, text: 'x' }));
-    const t = defineTool({ ...echoTool, outputSchema: {}, handler: factory });
-    ToolInventory.create([t], fakeServices(), { readOnly: false });
+    const t = { ...echoTool, outputSchema: {}, handler: factory } as unknown as AnyToolDefinition;
+    ToolInventory.create([t], one(fakeServices()), { readOnly: false });
     expect(factory).toHaveBeenCalledTimes(1);
   });
 });
+
+/** One blue-green app on one target. */
+function one(services: unknown) {
+  return { scopes: [{ target: 'default', app: 'loop-api', strategy: 'blue-green', services }] };
+}
 
 describe('policy', () => {
   const caller = (scopes: string[]): Caller => ({ id: 'c', transport: 'streamable-http', scopes });

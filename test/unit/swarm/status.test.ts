@@ -3,7 +3,7 @@ import { parseTasks } from '../../../src/docker/swarm-requests.js';
 import { resolveSwarmApp } from '../../../src/swarm/app.js';
 import { refusedBecauseFailed } from '../../../src/swarm/rollback.js';
 import { parseLock, summarizeTask, swarmStatusText, type SwarmAppStatus } from '../../../src/swarm/status.js';
-import type { HistoryRecord } from '../../../src/bluegreen/types.js';
+import type { HistoryRecord } from '../../../src/domain/index.js';
 import { rawTask } from './fixtures.js';
 
 describe('a swarm app from its config', () => {

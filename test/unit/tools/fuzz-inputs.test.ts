@@ -19,7 +19,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { renderUpstream } from '../../../src/bluegreen/upstream.js';
+import { renderUpstream } from '../../../src/domain/index.js';
 import { configSchema, type Config } from '../../../src/config.js';
 import { paths } from '../../../src/docker/requests.js';
 import { JobRegistry } from '../../../src/jobs.js';
@@ -259,12 +259,14 @@ describe('every tool, random and hostile input (property)', () => {
     deploy: { healthAttempts: 1, healthIntervalMs: 100, verifySeconds: 0, rollbackVerifySeconds: 0 },
   });
   let client: Client;
+  let core: ReturnType<typeof createCore>;
   let jsonSchemas: Record<string, { properties?: Record<string, JsonField> }> = {};
 
   beforeAll(async () => {
     const { pool, docker } = recordingNas(config, rec);
     const services = { config, pool, docker, log: memoryLogger().log, jobs: new JobRegistry(), reads: new ReadCoalescer() } as unknown as Services;
-    const server = createMcpServer(createCore({ ...testDeps({ config }), tools: allTools, resources: allResources, prompts: allPrompts, services }), 'stdio');
+    core = createCore({ ...testDeps({ config }), tools: allTools, resources: allResources, prompts: allPrompts, services });
+    const server = createMcpServer(core, 'stdio');
     const [c, s] = InMemoryTransport.createLinkedPair();
     await server.connect(s);
     client = new Client({ name: 'fuzz', version: '1' });
@@ -278,7 +280,8 @@ describe('every tool, random and hostile input (property)', () => {
   });
 
   it.each(allTools.map((t) => [t.name, t] as const))('%s', async (_name, def) => {
-    const strict = z.object((def as AnyToolDefinition).inputSchema).strict();
+    // What clients see: the definition's fields plus target/app for scoped tools.
+    const strict = z.object(core.inventory.inputSchemaOf((def as AnyToolDefinition).name)!).strict();
     const seen = new Set<string>();
     await fc.assert(
       fc.asyncProperty(argsFor(jsonSchemas[def.name]!), async (args) => {

@@ -38,7 +38,7 @@ async function connect(readOnly = false) {
     sudo: { mode: 'none' },
     server: { readOnly },
   });
-  const services: Services = { config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: tripwire(touched, 'reads') };
+  const services: Services = { target: 'default', config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: tripwire(touched, 'reads') };
   const base = testDeps({ config });
   const deps = { ...base, tools: allTools, resources: allResources, prompts: allPrompts, services };
   const server = createMcpServer(createCore(deps), 'stdio');

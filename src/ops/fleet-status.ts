@@ -1,0 +1,125 @@
+/**
+ * `status` with neither target nor app: one row per app of every target, all
+ * read at once (each app's own coalesced read; a few ms per target). A target
+ * that cannot be reached is a row that says so, never a failed call: the
+ * operator at 3 a.m. still sees the others.
+ */
+import type { Fleet, AppScope } from '../services.js';
+import { readSmallFiles } from '../ssh/files.js';
+import { LABEL_VERSION, lockDetailsFile, parseJson } from '../domain/index.js';
+import { readStatus } from './status.js';
+
+export interface AppRow {
+  target: string;
+  app: string;
+  strategy: string;
+  /** blue-green: the live color's container; recreate: the app's container. */
+  serving: string | null;
+  version: string | null;
+  state: string | null;
+  health: string | null;
+  lock: { held: boolean; operation: string | null; operationId: string | null };
+  /** An operation that started and did not finish: `<kind> <id> at <phase>`. */
+  interrupted: string | null;
+  /** The newest history record: `<kind> <outcome> at <time>`. */
+  lastOperation: string | null;
+  warnings: string[];
+  /** Why this app could not be read (target unreachable, …); the other fields are then null. */
+  error: string | null;
+}
+
+export interface FleetStatus {
+  apps: AppRow[];
+  checkedAt: string;
+}
+
+export async function readFleetStatus(fleet: Pick<Fleet, 'scopes'>, signal?: AbortSignal): Promise<FleetStatus> {
+  const apps = await Promise.all(fleet.scopes.map((s) => rowOf(s, signal).catch((e: Error) => errorRow(s, e))));
+  return { apps, checkedAt: new Date().toISOString() };
+}
+
+async function rowOf(s: AppScope, signal?: AbortSignal): Promise<AppRow> {
+  if (s.strategy === 'blue-green') {
+    const st = await readStatus(s.services, { historyLimit: 1, signal });
+    const live = st.liveColor ? st.colors[st.liveColor] : null;
+    const last = st.recentDeployments[0];
+    const op = st.interruptedOperation;
+    return {
+      target: s.target,
+      app: s.app,
+      strategy: s.strategy,
+      serving: live?.name ?? null,
+      version: live?.version ?? null,
+      state: live?.state ?? null,
+      health: live?.health ?? null,
+      lock: { held: st.lock.held, operation: st.lock.operation, operationId: st.lock.operationId },
+      interrupted: op ? `${op.kind} ${op.operationId} at ${op.phase}` : null,
+      lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,
+      warnings: st.warnings,
+      error: null,
+    };
+  }
+  const svc = s.services;
+  const [info, [lockText]] = await Promise.all([
+    svc.docker.inspect(s.app, signal),
+    readSmallFiles(svc.pool, [{ path: lockDetailsFile(svc.config.state.dir), maxBytes: 64 * 1024 }], signal),
+  ]);
+  const lock = parseJson<{ operation?: unknown; operationId?: unknown }>(lockText);
+  return {
+    target: s.target,
+    app: s.app,
+    strategy: s.strategy,
+    serving: info ? info.name : null,
+    version: info?.labels[LABEL_VERSION] ?? null,
+    state: info?.state ?? null,
+    health: info?.health ?? null,
+    lock: {
+      held: !!lock,
+      operation: typeof lock?.operation === 'string' ? lock.operation : null,
+      operationId: typeof lock?.operationId === 'string' ? lock.operationId : null,
+    },
+    interrupted: null,
+    lastOperation: null,
+    warnings: info ? (info.state !== 'running' ? [`${s.app} is ${info.state}`] : []) : [`there is no ${s.app} container`],
+    error: null,
+  };
+}
+
+function errorRow(s: AppScope, e: Error): AppRow {
+  return {
+    target: s.target,
+    app: s.app,
+    strategy: s.strategy,
+    serving: null,
+    version: null,
+    state: null,
+    health: null,
+    lock: { held: false, operation: null, operationId: null },
+    interrupted: null,
+    lastOperation: null,
+    warnings: [],
+    error: e.message.split('\n')[0]!.slice(0, 300),
+  };
+}
+
+/** One line per app, grouped by target. */
+export function fleetStatusText(f: FleetStatus): string {
+  const out: string[] = [];
+  let target = '';
+  for (const r of f.apps) {
+    if (r.target !== target) {
+      target = r.target;
+      out.push(`${target}:`);
+    }
+    if (r.error) {
+      out.push(`  ${r.app} (${r.strategy}): UNREACHABLE: ${r.error}`);
+      continue;
+    }
+    const serving = r.serving ? `${r.serving} ${r.state ?? '?'}${r.health && r.health !== 'none' ? `/${r.health}` : ''}${r.version ? ` v${r.version}` : ''}` : 'nothing serving';
+    const lock = r.lock.held ? `, lock HELD (${r.lock.operation ?? '?'} ${r.lock.operationId ?? ''})` : '';
+    out.push(`  ${r.app} (${r.strategy}): ${serving}${lock}${r.interrupted ? `, INTERRUPTED ${r.interrupted}` : ''}${r.lastOperation ? `; last: ${r.lastOperation}` : ''}`);
+    for (const w of r.warnings) out.push(`    warning: ${w}`);
+  }
+  out.push('Details of one app: status with target and app.');
+  return out.join('\n');
+}
