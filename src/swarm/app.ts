@@ -3,43 +3,15 @@
  * the manager itself (start-first, health-gated, automatic rollback) instead
  * of our two colors behind nginx.
  *
- * The schema mirrors the `strategy: swarm-service` app of a `driver: swarm`
- * target; the driver only needs this plus a Services bundle whose pool and
- * Docker engine reach the manager.
+ * Its config is the `strategy: swarm-service` app of a `driver: swarm`
+ * target (src/config.ts swarmAppSchema); the driver needs that plus the
+ * target's services (SSH pool and Docker engine reaching the manager).
  */
-import { z } from 'zod';
-import { NAME_RE } from '../config.js';
-import type { Services } from '../services.js';
+import { swarmAppSchema, type Config, type SwarmAppConfig } from '../config.js';
+import type { Services, SwarmServices } from '../services.js';
 
-const name = z.string().regex(NAME_RE, 'must be a Docker-style name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)');
-const absPath = z.string().regex(/^\/[^\0\n]*$/, 'must be an absolute path');
-
-export const swarmAppSchema = z
-  .object({
-    strategy: z.literal('swarm-service').default('swarm-service'),
-    /** The Swarm service's name (default: the app's name). */
-    service: name.optional(),
-    /** Git checkout on the manager (Dockerfile at its root): the image is built there. */
-    checkoutDir: absPath,
-    /** Desired replicas, for status warnings (the service's own spec is what runs). */
-    replicas: z.number().int().min(1).max(100).default(2),
-    containerPort: z.number().int().min(1).max(65535).default(8081),
-    healthPath: z.string().regex(/^\/[\x21-\x7e]*$/).default('/health'),
-    /** The overlay network the tasks and the front share. */
-    network: name.optional(),
-    /** The front's URL (through whatever proxy reaches the tasks). */
-    frontUrl: z.url().optional(),
-    publicHealthUrl: z.url().optional(),
-    /** How long each new task must stay healthy before the update moves on (the rollback trigger window). */
-    updateMonitorSeconds: z.number().min(1).max(600).default(5),
-    /** Bound for following one update to its end. */
-    updateTimeoutSeconds: z.number().int().min(10).max(7_200).default(600),
-    /** Lock, journal and history of this app (default <target state dir>/<app>). */
-    stateDir: absPath.optional(),
-  })
-  .strict();
-
-export type SwarmAppInput = z.input<typeof swarmAppSchema>;
+export type SwarmAppInput = Omit<SwarmAppConfig, 'name' | 'replicas' | 'containerPort' | 'healthPath' | 'updateMonitorSeconds' | 'updateTimeoutSeconds'> &
+  Partial<Pick<SwarmAppConfig, 'replicas' | 'containerPort' | 'healthPath' | 'updateMonitorSeconds' | 'updateTimeoutSeconds'>> & { stateDir?: string };
 
 export interface SwarmApp {
   /** The app's name (tools' `app`); labels and image tags use it. */
@@ -54,14 +26,14 @@ export interface SwarmApp {
   publicHealthUrl: string | undefined;
   updateMonitorSeconds: number;
   updateTimeoutSeconds: number;
+  /** Lock, journal and history of this app. */
   stateDir: string;
 }
 
-export function resolveSwarmApp(appName: string, input: SwarmAppInput, targetStateDir: string): SwarmApp {
-  const a = swarmAppSchema.parse(input);
+export function toSwarmApp(a: SwarmAppConfig, stateDir: string): SwarmApp {
   return {
-    name: appName,
-    service: a.service ?? appName,
+    name: a.name,
+    service: a.service ?? a.name,
     checkoutDir: a.checkoutDir,
     replicas: a.replicas,
     containerPort: a.containerPort,
@@ -71,8 +43,15 @@ export function resolveSwarmApp(appName: string, input: SwarmAppInput, targetSta
     publicHealthUrl: a.publicHealthUrl,
     updateMonitorSeconds: a.updateMonitorSeconds,
     updateTimeoutSeconds: a.updateTimeoutSeconds,
-    stateDir: a.stateDir ?? `${targetStateDir.replace(/\/+$/, '')}/${appName}`,
+    stateDir,
   };
+}
+
+/** An app from loose input (tests, a single-target config): validated by the same schema as the config file's. */
+export function resolveSwarmApp(appName: string, input: SwarmAppInput, targetStateDir: string): SwarmApp {
+  const { stateDir, ...rest } = input;
+  const a = swarmAppSchema.parse({ ...rest, name: appName });
+  return toSwarmApp(a, stateDir ?? `${targetStateDir.replace(/\/+$/, '')}/${appName}`);
 }
 
 /** What every swarm operation runs on: the target's services and the app. */
@@ -82,11 +61,18 @@ export interface SwarmContext {
 }
 
 /**
- * The target's services seen from this app: runOperation and the status
- * reads take the state dir and the app's name from `config`, so the app's
- * own are put there (the lock, journal and history are per app).
+ * The target's services seen from this app. runOperation, runAsJob and the
+ * state-file reads take the state dir, the app's name and the deploy
+ * settings from `config` (nothing of blue-green's app section), so the swarm
+ * app's own are put there; the view is typed as the engine's Services
+ * because runOperation is written against it.
  */
-export function swarmContext(svc: Services, app: SwarmApp): SwarmContext {
+export function swarmContext(svc: Services | SwarmServices, app: SwarmApp): SwarmContext {
   const config = { ...svc.config, app: { ...svc.config.app, name: app.name, checkoutDir: app.checkoutDir }, state: { ...svc.config.state, dir: app.stateDir } };
-  return { svc: { ...svc, config }, app };
+  return { svc: { ...svc, config: config as unknown as Config } as Services, app };
+}
+
+/** The context of a configured swarm-service app (its state dir is the per-app view's). */
+export function swarmContextOf(s: SwarmServices): SwarmContext {
+  return swarmContext(s, toSwarmApp(s.config.app, s.config.state.dir));
 }

@@ -25,7 +25,7 @@ import { swarmRestart, type SwarmRestartResult } from './restart.js';
 import { swarmRollback, type SwarmRollbackResult } from './rollback.js';
 import { swarmStatus, swarmStatusText, type SwarmAppStatus } from './status.js';
 
-export { resolveSwarmApp, swarmAppSchema, swarmContext, type SwarmApp, type SwarmAppInput, type SwarmContext } from './app.js';
+export { resolveSwarmApp, swarmContext, swarmContextOf, toSwarmApp, type SwarmApp, type SwarmAppInput, type SwarmContext } from './app.js';
 export * from './deploy.js';
 export * from './logs.js';
 export * from './restart.js';

@@ -5,6 +5,7 @@ import type { Fleet, Services } from '../services.js';
 import { fleetStatusText, readFleetStatus } from '../ops/fleet-status.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
 import { defineTool } from './types.js';
+import { swarmHandlers } from './swarm.js';
 
 /**
  * What `status` returns as structuredContent (the dashboard returns it too;
@@ -95,8 +96,12 @@ const statusToolOutputShape = () => {
   };
   return {
     target: z.string().optional().describe('The target (NAS) of this app'),
-    strategy: z.string().optional().describe('blue-green or recreate'),
+    strategy: z.string().optional().describe('blue-green, recreate or swarm-service'),
     ...one,
+    swarm: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('swarm-service apps: the service, what is live (image, version), replicas running/desired, each task (node, state, health), an update in progress, what rollback returns to'),
     apps: z.array(appRowShape()).optional().describe('Without target and app: every app of every target, one row each'),
   };
 };
@@ -125,6 +130,7 @@ export const statusTool = defineTool({
       : [];
     return { structured: { target: svc.target, strategy: 'blue-green', ...st }, text: statusText(st), links };
   },
+  strategies: { 'swarm-service': swarmHandlers.status },
   fleetHandler: (fleet: Fleet) => async (_args, ctx) => {
     const f = await readFleetStatus(fleet, ctx.signal);
     return { structured: { apps: f.apps, checkedAt: f.checkedAt }, text: fleetStatusText(f) };

@@ -24,6 +24,7 @@ import type { Services } from '../services.js';
 import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
 import { OAUTH_BACKUP_NAME_RE } from '../bluegreen/commands.js';
 import { defineTool, ToolError } from './types.js';
+import { swarmHandlers } from './swarm.js';
 
 const containerName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name');
 
@@ -68,6 +69,7 @@ export const deployTool = defineTool({
     }
     return runAsJob(svc, ctx, 'deploy', args.wait_seconds, (j) => deploy(svc, req, { ...j, who }));
   },
+  strategies: { 'swarm-service': swarmHandlers.deploy },
 });
 
 export const rollbackTool = defineTool({
@@ -96,6 +98,7 @@ export const rollbackTool = defineTool({
     runAsJob(svc, ctx, 'rollback', args.wait_seconds, (j) =>
       args.to === undefined ? rollback(svc, { ...j, who: { caller: ctx.caller.id } }) : rollbackTo(svc, args.to, { ...j, who: { caller: ctx.caller.id } }),
     ),
+  strategies: { 'swarm-service': swarmHandlers.rollback },
 });
 
 export const restartTool = defineTool({
@@ -125,6 +128,7 @@ export const restartTool = defineTool({
     }
     return runAsJob(svc, ctx, 'restart', args.wait_seconds, (j) => restart(svc, req, { ...j, who: { caller: ctx.caller.id } }));
   },
+  strategies: { 'swarm-service': swarmHandlers.restart },
 });
 
 export const stopTool = defineTool({
