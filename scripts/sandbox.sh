@@ -1275,7 +1275,7 @@ cmd_down() {
   [[ ${1:-} == --purge ]] && purge=1
   use_host prod
   lock
-  bash "$TPL/swarm.sh" down || die "the Swarm host did not stop (scripts/sandbox/swarm.sh)"
+  bash "$TPL/swarm.sh" down "$@" || die "the Swarm host did not stop (scripts/sandbox/swarm.sh)"
   local h p leftovers=() what
   for (( h = ${#HOSTS[@]} - 1; h >= 0; h-- )); do down_host "${HOSTS[h]}"; done
   # verify: by process name for the Docker family, by our config paths for sshd and nginx

@@ -4,7 +4,8 @@
 #
 #   bash scripts/sandbox/swarm.sh up        start it (idempotent; the sandbox NAS must be up: users, key, base image)
 #   bash scripts/sandbox/swarm.sh status    one line per component; exit 0 if all up
-#   bash scripts/sandbox/swarm.sh down      stop everything `up` started (namespace, veth, sshd, dockerd)
+#   bash scripts/sandbox/swarm.sh down [--purge]   stop everything `up` started (namespace, veth, sshd, dockerd);
+#                                           --purge also deletes its data, facts and sudoers file
 #   bash scripts/sandbox/swarm.sh reset     the app service back to the initial image, origin/checkout/state reset
 #   bash scripts/sandbox/swarm.sh commit [-m MSG] FILE=CONTENT...   push a commit to the swarm app's origin
 #
@@ -308,10 +309,11 @@ ensure_front_image() {
   fp=$( { sha256sum /usr/sbin/nginx; front_conf; } | sha256sum | cut -c1-16)
   if [[ $(image_label loop-sandbox.fingerprint "$FRONT_IMAGE") == "$fp" ]]; then say "image $FRONT_IMAGE: ok"; return; fi
   rootfs=$(mktemp -d)
-  # The base rootfs: busybox, /etc/passwd with nobody.
-  "$PROD_DOCKER" create --name loop-swarm-front-rootfs "$BASE_IMAGE" >/dev/null
-  "$PROD_DOCKER" export loop-swarm-front-rootfs | tar -C "$rootfs" -xf -
-  "$PROD_DOCKER" rm loop-swarm-front-rootfs >/dev/null
+  # The base rootfs (busybox, /etc/passwd with nobody), from the copy loaded here: the NAS's dockerd is not touched.
+  dk rm -f loop-swarm-front-rootfs >/dev/null 2>&1 || true
+  dk create --name loop-swarm-front-rootfs "$BASE_IMAGE" >/dev/null
+  dk export loop-swarm-front-rootfs | tar -C "$rootfs" -xf -
+  dk rm loop-swarm-front-rootfs >/dev/null
   install -d "$rootfs/usr/sbin" "$rootfs/etc/nginx" "$rootfs/var/log/nginx" "$rootfs/var/lib/nginx" "$rootfs/run"
   cp /usr/sbin/nginx "$rootfs/usr/sbin/nginx"
   for lib in $(ldd /usr/sbin/nginx | grep -o '/[^ ]*'); do
@@ -589,6 +591,8 @@ cmd_reset() {
 
 cmd_down() {
   [[ $(id -u) == 0 ]] || die "must run as root"
+  local purge=0
+  [[ ${1:-} == --purge ]] && purge=1
   lock
   local pid p left
   if pid=$(pid_of "$RUN/sshd.pid" "$SSH_DIR/sshd_config"); then stop_pid sshd "$pid" 10; say "sshd: stopped"; fi
@@ -608,6 +612,11 @@ cmd_down() {
   left=$(pgrep -f -- "$RUN/dockerd.pid|$SSH_DIR/sshd_config|$EXEC_ROOT" || true)
   [[ -z $left ]] || die "down: still running: $left"
   say "down: namespace $NS, veth, sshd and dockerd gone"
+  if (( purge )); then
+    rm -rf "$ROOT" "$APP_DIR" "$OPS_STATE" "$LOCAL/swarm.json" "$LOCAL/swarm-config.yaml" "$LOCAL/swarm_known_hosts"
+    rm -f "$SUDOERS"
+    say "down --purge: removed $ROOT, the swarm app's checkout and state, its facts and $SUDOERS"
+  fi
 }
 
 cmd_status() {
@@ -659,5 +668,5 @@ case ${1:-} in
   status) shift; cmd_status "$@" ;;
   reset) shift; cmd_reset "$@" ;;
   commit) shift; cmd_commit "$@" ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
