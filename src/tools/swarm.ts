@@ -4,7 +4,7 @@
  * (src/swarm). Arguments that only mean something for two colors behind
  * nginx are refused with a hint rather than ignored.
  */
-import type { SwarmServices } from '../services.js';
+import type { Services, SwarmServices } from '../services.js';
 import { swarmContextOf, swarmDriver } from '../swarm/index.js';
 import { runAsJob } from './jobs.js';
 import type { ToolContext } from './types.js';
@@ -14,6 +14,9 @@ import { fenceUntrusted } from './untrusted.js';
 const notHere = (what: string, hint: string) => new ToolError(`${what} does not apply to a Swarm service`, hint, 'not_applicable');
 
 export const swarmHandlers = {
+  /** release_lock reads only the lock in the app's state dir: the blue-green handler on the swarm app's view. */
+  releaseLock: <H>(handler: (svc: Services) => H) => (s: SwarmServices) => handler(swarmContextOf(s).svc),
+
   status: (s: SwarmServices) => {
     const driver = swarmDriver(swarmContextOf(s));
     return async (args: { history: number }, ctx: ToolContext) => {

@@ -23,7 +23,7 @@ import {
 import type { Services } from '../services.js';
 import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
 import { OAUTH_BACKUP_NAME_RE } from '../bluegreen/commands.js';
-import { defineTool, ToolError } from './types.js';
+import { defineTool, ToolError, type ToolContext } from './types.js';
 import { swarmHandlers } from './swarm.js';
 
 const containerName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name');
@@ -241,6 +241,13 @@ export const recoverTool = defineTool({
   },
 });
 
+function releaseLockHandler(svc: Services) {
+  return async (args: { confirm: string }, ctx: ToolContext) => {
+    const out = await releaseLock(svc, args.confirm, ctx.signal);
+    return { structured: out, text: out.released ? `released the lock of ${out.operationId} (held by ${out.holder} since ${out.since})` : String(out.message) };
+  };
+}
+
 export const releaseLockTool = defineTool({
   name: 'release_lock',
   title: 'Release the deploy lock',
@@ -258,10 +265,8 @@ export const releaseLockTool = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   access: 'write',
-  handler: (svc: Services) => async (args, ctx) => {
-    const out = await releaseLock(svc, args.confirm, ctx.signal);
-    return { structured: out, text: out.released ? `released the lock of ${out.operationId} (held by ${out.holder} since ${out.since})` : String(out.message) };
-  },
+  handler: releaseLockHandler,
+  strategies: { 'swarm-service': swarmHandlers.releaseLock(releaseLockHandler) },
 });
 
 export const jobStatusTool = defineTool({

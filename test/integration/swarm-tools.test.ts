@@ -137,6 +137,11 @@ describe.skipIf(!facts)(`tools on a swarm target${facts ? '' : ` (skipped: ${swa
     const to = await call(client, 'rollback', { target: 'swarm', app: 'loop-api', to: '1.0.0' });
     expect(to.isError).toBe(true);
     expect(textOf(to)).toMatch(/does not apply to a Swarm service/);
+    // release_lock works on the app's own lock (free here); recover is blue-green's and says so.
+    const rel = await call(client, 'release_lock', { target: 'swarm', app: 'loop-api', confirm: 'deploy-none' });
+    expect(rel.isError, textOf(rel)).toBeFalsy();
+    expect((rel.structuredContent as Raw).released).toBe(false);
+    expect(textOf(rel)).toMatch(/the lock is free/);
     const logs = await call(client, 'logs', { target: 'swarm', app: 'loop-api', container: '1', lines: 20 });
     expect(logs.isError, textOf(logs)).toBeFalsy();
     expect((logs.structuredContent as Raw).container).toMatch(/^loop-api\.1 /);
