@@ -4,6 +4,7 @@
  * that cannot be reached is a row that says so, never a failed call: the
  * operator at 3 a.m. still sees the others.
  */
+import { swarmContextOf, swarmStatus } from '../swarm/index.js';
 import type { Fleet, AppScope } from '../services.js';
 import { readRecreateStatus } from './recreate-status.js';
 import { readStatus } from './status.js';
@@ -51,6 +52,25 @@ async function rowOf(s: AppScope, signal?: AbortSignal): Promise<AppRow> {
       version: live?.version ?? null,
       state: live?.state ?? null,
       health: live?.health ?? null,
+      lock: { held: st.lock.held, operation: st.lock.operation, operationId: st.lock.operationId },
+      interrupted: op ? `${op.kind} ${op.operationId} at ${op.phase}` : null,
+      lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,
+      warnings: st.warnings,
+      error: null,
+    };
+  }
+  if (s.strategy === 'swarm-service') {
+    const st = await swarmStatus(swarmContextOf(s.services), { historyLimit: 1, signal });
+    const last = st.recentDeployments[0];
+    const op = st.interruptedOperation;
+    return {
+      target: s.target,
+      app: s.app,
+      strategy: s.strategy,
+      serving: st.exists ? `service ${st.service} (${st.replicas.running}/${st.replicas.desired ?? '?'} running)` : null,
+      version: st.live.version,
+      state: st.update?.inProgress ? `updating (${st.update.state})` : st.replicas.running > 0 ? 'running' : null,
+      health: st.replicas.running > 0 ? (st.replicas.healthy === st.replicas.running ? 'healthy' : `${st.replicas.healthy}/${st.replicas.running} healthy`) : null,
       lock: { held: st.lock.held, operation: st.lock.operation, operationId: st.lock.operationId },
       interrupted: op ? `${op.kind} ${op.operationId} at ${op.phase}` : null,
       lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,

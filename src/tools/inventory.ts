@@ -226,7 +226,7 @@ function buildEntry(def: AnyToolDefinition, set: ToolScopes): Entry {
   }
   const handlers = new Map<string, ToolHandler<any, any> | string>(); // eslint-disable-line @typescript-eslint/no-explicit-any
   for (const s of set.scopes) {
-    const factory = s.strategy === 'blue-green' ? def.handler : def.strategies?.[s.strategy as 'recreate'];
+    const factory = s.strategy === 'blue-green' ? def.handler : def.strategies?.[s.strategy as 'recreate' | 'swarm-service'];
     handlers.set(`${s.target}\0${s.app}`, factory ? factory(s.services) : s.strategy);
   }
   // One app: "every app" is that app, answered by its own handler.
