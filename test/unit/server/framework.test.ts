@@ -234,7 +234,7 @@ describe('policy by scopes (HTTP callers)', () => {
     expect(textOf(denied)).toMatch(/needs the ops:write scope/);
     expect(textOf(denied)).toMatch(/\nHint: /);
     expect(h.services.calls.restart_color).toBeUndefined();
-    await h.core.runtime.audit.flush();
+    await h.core.guard.audit.flush();
     const recs = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
     expect(recs.map((r) => [r.tool, r.outcome, r.caller])).toEqual([
       ['echo_status', 'ok', 'reader-1'],
@@ -260,7 +260,7 @@ describe('audit file', () => {
     await h.call('locked_op');
     await h.call('crash_op', { note: `my password is ${SUDO_PASSWORD}` });
     await h.call('echo_status', { name: 'a', count: 42 }); // invalid: SDK rejects before the guard
-    await h.core.runtime.audit.flush();
+    await h.core.guard.audit.flush();
     const text = await readFile(auditFile, 'utf8');
     expect(text).not.toContain(SUDO_PASSWORD);
     const recs = text.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
@@ -289,17 +289,17 @@ describe('cancellation and shutdown', () => {
   it('aborting in-flight calls gives the handler an aborted signal and the caller a cancelled result', async () => {
     const h = await connect();
     const pending = h.call('slow_op');
-    await vi_waitFor(() => h.core.runtime.calls.size === 1);
-    h.core.runtime.calls.stopAccepting();
+    await vi_waitFor(() => h.core.guard.calls.size === 1);
+    h.core.guard.calls.stopAccepting();
     const refused = await h.call('echo_status', { name: 'late' });
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/shutting down/);
-    expect(await h.core.runtime.calls.drain(50)).toBe(false);
-    h.core.runtime.calls.abortAll('the server is shutting down');
+    expect(await h.core.guard.calls.drain(50)).toBe(false);
+    h.core.guard.calls.abortAll('the server is shutting down');
     const r = await pending;
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/slow_op was cancelled: the server is shutting down/);
-    expect(await h.core.runtime.calls.drain(50)).toBe(true);
+    expect(await h.core.guard.calls.drain(50)).toBe(true);
     await h.close();
   });
 });
