@@ -265,6 +265,27 @@ export interface RunOptions {
 }
 
 /**
+ * Arguments checked against a tool's input shape as MCP clients see it
+ * (strict: an unknown key is an error; defaults applied). The MCP face gets
+ * this from the SDK; the CLI calls it on what the flags gave.
+ */
+export function validateInput(
+  shape: Shape,
+  raw: Record<string, unknown>,
+): { ok: true; args: Record<string, unknown> } | { ok: false; issues: Array<{ field: string; message: string }> } {
+  const parsed = z.object(shape).strict().safeParse(raw);
+  if (parsed.success) return { ok: true, args: parsed.data as Record<string, unknown> };
+  return {
+    ok: false,
+    issues: parsed.error.issues.map((i) => {
+      // Unknown keys come as one issue without a path: name them.
+      const keys = (i as { keys?: string[] }).keys;
+      return { field: String(i.path[0] ?? keys?.[0] ?? ''), message: i.message };
+    }),
+  };
+}
+
+/**
  * The one path of a tool call: policy → execute (timed, abortable, tracked)
  * → output checked against its schema → secrets scrubbed → audit record.
  * Never throws: every ending is an outcome.
@@ -301,14 +322,13 @@ export async function runTool(
   }
   let args = rawArgs ?? {};
   if (opts.validate) {
-    const parsed = z.object(opts.validate).strict().safeParse(args);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ field: String(i.path[0] ?? ''), message: scrub(i.message) }));
-      const message = issues.map((i) => `${i.field || '(input)'}: ${i.message}`).join('; ');
+    const v = validateInput(opts.validate, args);
+    if (!v.ok) {
+      const message = scrub(v.issues.map((i) => `${i.field || '(input)'}: ${i.message}`).join('; '));
       audit('error', message, 'invalid');
-      return fail('invalid', message, { code: 'invalid', issues });
+      return fail('invalid', message, { code: 'invalid', issues: v.issues.map((i) => ({ ...i, message: scrub(i.message) })) });
     }
-    args = parsed.data as Record<string, unknown>;
+    args = v.args;
   }
 
   // 2. execute
