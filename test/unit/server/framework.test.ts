@@ -33,13 +33,13 @@ interface Harness {
 }
 
 async function connect(
-  opts: { readOnly?: boolean; auditFile?: string; transport?: TransportKind; authInfo?: AuthInfo } = {},
+  opts: { readOnly?: boolean; auditFile?: string; transport?: TransportKind; authInfo?: AuthInfo; sessionScopes?: string[] } = {},
 ): Promise<Harness> {
   const deps = testDeps({
     config: testConfig({ server: { readOnly: opts.readOnly ?? false }, log: { auditFile: opts.auditFile } }),
   });
   const core = createCore(deps);
-  const server = createMcpServer(core, opts.transport ?? 'stdio');
+  const server = createMcpServer(core, opts.transport ?? 'stdio', opts.sessionScopes ? { scopes: opts.sessionScopes } : {});
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   if (opts.authInfo) {
     // Stand in for the HTTP auth middleware: every message arrives with this AuthInfo.
@@ -219,6 +219,32 @@ describe('read-only mode', () => {
 });
 
 describe('policy by scopes (HTTP callers)', () => {
+  it('a session started with ops:read registers no write tool: tools/list shows none, a call finds none', async () => {
+    const h = await connect({
+      transport: 'streamable-http',
+      authInfo: { token: 'x', clientId: 'reader-2', scopes: ['ops:read'] },
+      sessionScopes: ['ops:read'],
+    });
+    const names = (await h.client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('echo_status');
+    expect(names).not.toContain('restart_color');
+    expect(h.core.inventory.namesFor(['ops:read'])).toEqual(names);
+    const r = await h.call('restart_color', { color: 'green' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/restart_color not found/);
+    expect(h.services.calls.restart_color).toBeUndefined();
+    await h.close();
+  });
+
+  it('a session started without any scope lists no tool at all; one with both lists every tool', async () => {
+    const none = await connect({ transport: 'streamable-http', sessionScopes: [] });
+    expect((await none.client.listTools()).tools).toEqual([]);
+    await none.close();
+    const all = await connect({ transport: 'streamable-http', sessionScopes: ['ops:read', 'ops:write'] });
+    expect((await all.client.listTools()).tools.map((t) => t.name).sort()).toEqual(all.core.inventory.names.sort());
+    await all.close();
+  });
+
   it('denies a write tool to a caller without ops:write, and audits the denial', async () => {
     const auditFile = join(dir, 'audit.jsonl');
     const h = await connect({
