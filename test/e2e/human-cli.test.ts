@@ -152,6 +152,21 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     expect(ro.stderr).toMatch(/BACKUP: a backup name/);
   });
 
+  it('--target and --app: the configured names work, another is refused by the schema before touching the NAS', async () => {
+    const bad = await cli(['health', '--target', 'no-such-nas']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^loop-ops-mcp: --target: Invalid option: expected one of /m);
+    expect(bad.stdout).toBe('');
+    // The message names the configured targets: use the first one.
+    const target = /expected one of "([^"]+)"/.exec(bad.stderr)![1]!;
+    const r = await cli(['status', '--target', target, '--app', 'loop-api', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ app: 'loop-api', liveColor: 'blue' });
+    const a = await cli(['logs', '--app', 'no-such-app']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/--app: Invalid option/);
+  });
+
   it('refused operation: exit 1 with message and hint', async () => {
     const r = await cli(['stop', 'postgres', '--confirm', 'postgres']);
     expect(r.code).toBe(1);
