@@ -147,7 +147,6 @@ export function verbFlags(verb: HumanVerb): FlagSpec[] {
     ...(spec.short ? { short: spec.short } : {}),
     ...(spec.metavar ? { metavar: spec.metavar } : {}),
   });
-  // A positional-only required field (stop CONTAINER) is not also shown as a flag in the usage.
   return [...((def.scope ?? 'app') === 'fleet' ? [] : SCOPE_FLAGS), ...own];
 }
 
@@ -158,6 +157,7 @@ export function verbUsage(verb: HumanVerb): string {
   const pos = spec.positional;
   if (pos) words.push(pos.required ? pos.name : `[${pos.name}]`);
   for (const f of verbFlags(verb)) {
+    // A required positional (stop CONTAINER) is not shown again as its flag.
     if (pos?.required && f.field === pos.field) continue;
     words.push(usageOf(f));
   }
