@@ -1,40 +1,92 @@
 #!/usr/bin/env bash
-# The sandbox NAS: a local stand-in for the owner's Synology (Docker + OpenSSH + nginx + password sudo).
+# The sandbox NAS: local stand-ins for the owner's Synology (Docker + OpenSSH + nginx + password sudo),
+# as two hosts: `prod` (this machine's loopback) and `staging` (its own network namespace).
 #
 #   bash scripts/sandbox.sh up              install what is missing, start everything (idempotent)
 #   bash scripts/sandbox.sh status          one line per component; exit 0 if all up, 1 otherwise
-#   bash scripts/sandbox.sh reset           put the app back to its initial state (blue, initial commit)
+#   bash scripts/sandbox.sh reset [--target NAME]
+#                                           put the apps back to their initial state (loop-api blue and
+#                                           loop-auth, each at its initial commit); every host by default
 #   bash scripts/sandbox.sh down [--purge]  stop everything `up` started; --purge also deletes all data
-#   bash scripts/sandbox.sh commit [-m MSG] FILE=CONTENT...
-#                                           push a new commit to the checkout's origin (for tests);
-#                                           prints the new commit sha
+#   bash scripts/sandbox.sh commit [--target NAME] [--app NAME] [-m MSG] FILE=CONTENT...
+#                                           push a new commit to an app's origin (for tests; default
+#                                           target prod, app loop-api); prints the new commit sha
 #
-# Needs root and Debian (apt). Everything lives under /var/lib/loop-sandbox; the per-clone facts
-# (key, known_hosts, sudo password, config.yaml, sandbox.json) go to <repo>/.sandbox/.
+# Needs root and Debian (apt). Everything lives under /var/lib/loop-sandbox (staging under its
+# staging/ subdirectory); the per-clone facts (key, known_hosts, sudo password, config.yaml,
+# config-single.yaml, sandbox.json) go to <repo>/.sandbox/.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TPL=$REPO_ROOT/scripts/sandbox
 APP_SRC=$REPO_ROOT/test/sandbox/app
+AUTH_SRC=$REPO_ROOT/test/sandbox/auth
 LOCAL=$REPO_ROOT/.sandbox
+# shellcheck source=sandbox/netns.sh
+source "$TPL/netns.sh"
 
 ROOT=/var/lib/loop-sandbox
-RUN=$ROOT/run
-LOGS=$ROOT/log
 SECRETS=$ROOT/secrets
-STATE=$ROOT/state
-SSH_DIR=$ROOT/ssh
-NGINX_DIR=$ROOT/nginx
-NGINX_CONF=$NGINX_DIR/nginx.conf
-UPSTREAM_DIR=$NGINX_DIR/upstream
-UPSTREAM_FILE=$UPSTREAM_DIR/loop-api.conf
-DOCKER_ROOT=$ROOT/docker
-VOLUME1=$ROOT/volume1
-APP_DIR=$VOLUME1/docker/loop-api
-CHECKOUT=$APP_DIR/src
-ORIGIN=$APP_DIR/origin.git
-VAULT=$APP_DIR/vault
-OPS_STATE=$VOLUME1/docker/loop-ops
+HOSTS=(prod staging)
+
+# use_host NAME: point the per-host variables below at one sandbox host. Every step of up, reset,
+# status and down works on the current host; paths keep prod's layout under the host's root.
+use_host() {
+  HOST=$1
+  case $HOST in
+    prod)
+      HROOT=$ROOT
+      NS=                       # this machine's own network
+      IN_NS=()
+      HOST_ADDR=127.0.0.1       # where sshd and the nginx front listen
+      SSH_PORT=2222
+      DOCKER=/usr/bin/docker
+      DOCKER_SOCK=/var/run/docker.sock
+      DOCKER_EXEC_ROOT=/var/run/docker
+      SCOPED_SUDOERS=/etc/sudoers.d/loop-sandbox-scoped ;;
+    staging)
+      HROOT=$ROOT/staging
+      NS=loopstg
+      IN_NS=(nsenter "--net=/run/netns/$NS" --)   # prefix that starts a daemon in the namespace
+      NS_HOST_IF=vstg0 NS_HOST_CIDR=10.77.0.1/30 NS_IF=vstg1 NS_CIDR=10.77.0.2/30
+      HOST_ADDR=10.77.0.2
+      SSH_PORT=22
+      # The product reaches a Docker engine through a binary path only: staging's is a wrapper
+      # (root-owned) that points the docker CLI at staging's daemon.
+      DOCKER=$HROOT/bin/docker
+      DOCKER_SOCK=/run/loop-staging/docker.sock
+      DOCKER_EXEC_ROOT=/run/loop-staging/exec
+      SCOPED_SUDOERS=/etc/sudoers.d/loop-sandbox-scoped-staging ;;
+    *) die "unknown target '$HOST' (known: ${HOSTS[*]})" ;;
+  esac
+  SSH_HOST=$HOST_ADDR
+  RUN=$HROOT/run
+  LOGS=$HROOT/log
+  STATE=$HROOT/state
+  SSH_DIR=$HROOT/ssh
+  NGINX_DIR=$HROOT/nginx
+  NGINX_CONF=$NGINX_DIR/nginx.conf
+  UPSTREAM_DIR=$NGINX_DIR/upstream
+  UPSTREAM_FILE=$UPSTREAM_DIR/loop-api.conf
+  DOCKER_ROOT=$HROOT/docker
+  CONTAINERD_PIDFILE=$DOCKER_EXEC_ROOT/containerd/containerd.pid
+  CONTAINERD_ADDR=$DOCKER_EXEC_ROOT/containerd/containerd.sock
+  VOLUME1=$HROOT/volume1
+  APP_DIR=$VOLUME1/docker/loop-api
+  CHECKOUT=$APP_DIR/src
+  ORIGIN=$APP_DIR/origin.git
+  VAULT=$APP_DIR/vault
+  AUTH_DIR=$VOLUME1/docker/loop-auth
+  AUTH_CHECKOUT=$AUTH_DIR/src
+  AUTH_ORIGIN=$AUTH_DIR/origin.git
+  # loop-ops-mcp's state: one dir per app under STATE_ROOT, except prod's loop-api, which keeps the dir
+  # the single-target config has always used (STATE_ROOT itself), so both config files lock the same files.
+  STATE_ROOT=$VOLUME1/docker/loop-ops
+  if [[ $HOST == prod ]]; then OPS_STATE=$STATE_ROOT; else OPS_STATE=$STATE_ROOT/loop-api; fi
+  AUTH_STATE=$STATE_ROOT/loop-auth
+  FRONT_URL=http://$HOST_ADDR:$FRONT_PORT
+  if [[ $HOST == prod ]]; then KNOWN_HOSTS=$LOCAL/known_hosts; else KNOWN_HOSTS=$LOCAL/known_hosts-$HOST; fi
+}
 
 NAS_USER=loopadmin      # full password sudo, like a Synology admin: owns the app files; the owner's-way benchmark logs in as it
 NAS_HOME=/home/$NAS_USER
@@ -42,24 +94,21 @@ NAS_HOME=/home/$NAS_USER
 # root commands the product runs (the file `loop-ops-mcp sudoers` prints, installed as SCOPED_SUDOERS).
 SCOPED_USER=loopops
 SCOPED_HOME=/home/$SCOPED_USER
-SCOPED_SUDOERS=/etc/sudoers.d/loop-sandbox-scoped
-SSH_HOST=127.0.0.1
-SSH_PORT=2222
 LEGACY_SSH_PORT=2022   # password login allowed, for the owner's-way benchmark only
 FRONT_PORT=8082
 CONTAINER_PORT=8081
 BLUE_PORT=18081
 GREEN_PORT=18082
 AUTH_PORT=18090
+AUTH_CONTAINER_PORT=8080
 NETWORK=loop_default
 BRANCH=main
-DOCKER=/usr/bin/docker
 BASE_IMAGE=loop-sandbox/base:1
 INITIAL_IMAGE=loop-api:sandbox-initial
-AUTH_IMAGE=loop-auth:sandbox
-DOCKER_EXEC_ROOT=/var/run/docker
-CONTAINERD_PIDFILE=$DOCKER_EXEC_ROOT/containerd/containerd.pid
-CONTAINERD_ADDR=$DOCKER_EXEC_ROOT/containerd/containerd.sock
+AUTH_INITIAL_IMAGE=loop-auth:sandbox-initial
+# The image earlier versions of this script ran loop-auth from: kept (never pruned) so that an older
+# copy of the script adopting the sandbox finds it and leaves the running loop-auth alone.
+LEGACY_AUTH_IMAGE=loop-auth:sandbox
 PACKAGES=(docker.io openssh-server nginx sudo busybox-static git sshpass acl)
 # Fixed identity and dates make the initial commit's sha a function of the app's content.
 GIT_IDENTITY=(GIT_AUTHOR_NAME="Loop Sandbox" GIT_AUTHOR_EMAIL=sandbox@loop.invalid
@@ -67,7 +116,9 @@ GIT_IDENTITY=(GIT_AUTHOR_NAME="Loop Sandbox" GIT_AUTHOR_EMAIL=sandbox@loop.inval
 INITIAL_DATE="2024-01-01T00:00:00Z"
 
 T0=$(date +%s%N)
-say() { printf '[sandbox] %s\n' "$*"; }
+HOST=prod
+# Messages about staging say so; prod's read as they always have.
+say() { if [[ $HOST == prod ]]; then printf '[sandbox] %s\n' "$*"; else printf '[sandbox:%s] %s\n' "$HOST" "$*"; fi; }
 warn() { printf '[sandbox] WARNING: %s\n' "$*" >&2; }
 die() { printf '[sandbox] ERROR: %s\n' "$*" >&2; exit 1; }
 elapsed() { printf '%d.%01ds' $(( ($(date +%s%N) - T0) / 1000000000 )) $(( ($(date +%s%N) - T0) / 100000000 % 10 )); }
@@ -144,7 +195,11 @@ wait_gone() {
   done
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open PORT: does the current host listen on PORT (at its address; reachable from this machine)?
+port_open() { (exec 3<>"/dev/tcp/$HOST_ADDR/$1") 2>/dev/null; }
+
+# on_host CMD...: run CMD in the current host's network (its own namespace for staging).
+on_host() { netns_exec "$NS" "$@"; }
 
 http_get() { # URL [timeout]: body on stdout, non-zero on connection failure or HTTP >= 400
   local url=$1 t=${2:-3}
@@ -188,7 +243,20 @@ dir_fingerprint() {
   tar -C "$1" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - . | sha256sum | cut -c1-16
 }
 
-# Serialise up/down/reset. Daemons are started with fd 9 closed (9>&-), or they would hold the lock forever.
+# detached CMD...: exec CMD with no inherited descriptor but 0-2. A daemon must not keep a lock file open:
+# neither ours (fd 9) nor one held around this script (`flock /tmp/loop-ops-sandbox.lock sandbox.sh up`,
+# as the tests do), or that lock would stay taken for as long as the daemon lives.
+detached() {
+  (
+    local fd
+    for fd in $(ls "/proc/$BASHPID/fd"); do
+      if (( fd > 2 )); then eval "exec $fd>&-"; fi
+    done
+    exec "$@"
+  )
+}
+
+# Serialise up/down/reset.
 lock() {
   local f=/run/lock/loop-sandbox.lock
   exec 9> "$f"
@@ -233,7 +301,25 @@ install_packages() {
   say "packages: installed ($(elapsed))"
 }
 
-# ---------------------------------------------------------------- 2. dockerd
+# ---------------------------------------------------------------- 2. the host's network, dockerd
+
+# Staging lives in its own network namespace, reached from this machine over a veth pair.
+ensure_netns() {
+  [[ -n $NS ]] || return 0
+  netns_ensure "$NS" "$NS_HOST_IF" "$NS_HOST_CIDR" "$NS_IF" "$NS_CIDR" || die "could not set up network namespace $NS"
+  say "netns $NS: ok ($NS_HOST_IF ${NS_HOST_CIDR} <-> $NS_IF ${NS_CIDR})"
+}
+
+# Staging's docker binary for the product: root-owned, not writable by the NAS users (sudo runs it).
+ensure_docker_wrapper() {
+  [[ $DOCKER != /usr/bin/docker ]] || return 0
+  install -d -m 755 -o root -g root "$(dirname "$DOCKER")"
+  write_file "$DOCKER" 755 root:root <<EOF
+#!/bin/sh
+# The docker CLI of the sandbox host '$HOST' (its own dockerd); written by scripts/sandbox.sh.
+exec /usr/bin/docker -H unix://$DOCKER_SOCK "\$@"
+EOF
+}
 
 start_dockerd() {
   local pid i
@@ -242,13 +328,14 @@ start_dockerd() {
     return
   fi
   if [[ -z ${pid:-} ]] && docker_ok; then
-    die "a Docker daemon not started by the sandbox already answers on /var/run/docker.sock; stop it first"
+    die "a Docker daemon not started by the sandbox already answers on $DOCKER_SOCK; stop it first"
   fi
   if [[ -z ${pid:-} ]]; then
     rm -f "$RUN/dockerd.pid"
-    setsid /usr/sbin/dockerd --iptables=false --bridge=none --storage-driver=vfs \
+    install -d -m 755 "$(dirname "$DOCKER_SOCK")"
+    detached setsid "${IN_NS[@]}" /usr/sbin/dockerd --iptables=false --bridge=none --storage-driver=vfs \
       --data-root "$DOCKER_ROOT" --exec-root "$DOCKER_EXEC_ROOT" --pidfile "$RUN/dockerd.pid" \
-      < /dev/null >> "$LOGS/dockerd.log" 2>&1 9>&- &
+      -H "unix://$DOCKER_SOCK" < /dev/null >> "$LOGS/dockerd.log" 2>&1 &
     pid=$!
   fi
   for (( i = 0; i < 600; i++ )); do
@@ -345,24 +432,33 @@ ensure_scoped_user() {
   fi
 }
 
-# Let both NAS users read and write the app's checkout, origin, state and upstream dirs, whoever
+# Let both NAS users read and write the apps' checkouts, origins, state and upstream dirs, whoever
 # created a file (default ACLs are inherited whatever the umask). Idempotent.
+share_dir() {
+  setfacl -R -m "u:$SCOPED_USER:rwX,u:$NAS_USER:rwX" "$1"
+  find "$1" -type d -exec setfacl -m "d:u:$SCOPED_USER:rwX,d:u:$NAS_USER:rwX" {} +
+}
 share_dirs() {
   local d
-  for d in "$APP_DIR" "$OPS_STATE" "$UPSTREAM_DIR"; do
-    setfacl -R -m "u:$SCOPED_USER:rwX,u:$NAS_USER:rwX" "$d"
-    find "$d" -type d -exec setfacl -m "d:u:$SCOPED_USER:rwX,d:u:$NAS_USER:rwX" {} +
-  done
+  for d in "$APP_DIR" "$AUTH_DIR" "$STATE_ROOT" "$UPSTREAM_DIR"; do share_dir "$d"; done
 }
 
-# The sudoers file of the scoped user: generated by the product from the config it runs with.
+# sudoers_rules: the root commands the product may run on the current host, as `loop-ops-mcp sudoers`
+# prints them for the scoped user. Until that command reads the targets format, each host's rules come
+# from a single-target file of its own (the old format); then: sudoers --config "$LOCAL/config.yaml" --target "$HOST".
+sudoers_rules() {
+  local tsx=$REPO_ROOT/node_modules/.bin/tsx single
+  [[ -x $tsx ]] || { warn "$tsx is missing: run 'npm ci' in $REPO_ROOT first (the scoped sudoers file is generated by loop-ops-mcp)"; return 1; }
+  if [[ $HOST == prod ]]; then single=$LOCAL/config-single.yaml; else single=$LOCAL/config-single-$HOST.yaml; fi
+  "$tsx" "$REPO_ROOT/src/cli.ts" sudoers --config "$single" --user "$SCOPED_USER"
+}
+
+# The scoped user's sudoers file for the current host (one file per host, so that the rules of one
+# never change with the other's).
 scoped_sudoers() {
-  local tsx=$REPO_ROOT/node_modules/.bin/tsx tmp
-  [[ -x $tsx ]] || die "$tsx is missing: run 'npm ci' in $REPO_ROOT first (the scoped sudoers file is generated by loop-ops-mcp)"
+  local tmp
   tmp=$(mktemp)
-  if ! "$tsx" "$REPO_ROOT/src/cli.ts" sudoers --config "$LOCAL/config.yaml" --user "$SCOPED_USER" > "$tmp"; then
-    rm -f "$tmp"; die "loop-ops-mcp sudoers failed"
-  fi
+  sudoers_rules > "$tmp" || { rm -f "$tmp"; die "loop-ops-mcp sudoers failed"; }
   visudo -cqf "$tmp" || { rm -f "$tmp"; die "the generated sudoers file is invalid (visudo -cf)"; }
   write_file "$SCOPED_SUDOERS" 440 root:root < "$tmp"
   rm -f "$tmp"
@@ -371,21 +467,32 @@ scoped_sudoers() {
 
 # ---------------------------------------------------------------- 4. sshd
 
-HOST_FP=
+# render TEMPLATE: a scripts/sandbox template filled in for the current host (for prod, byte for byte
+# the file earlier versions of this script installed, so a copy of either leaves the other's alone).
+render() {
+  local loopback=()
+  # A host on another address also listens on its own loopback, as a NAS's nginx does: the product
+  # verifies the front from the NAS itself (127.0.0.1:<frontPort> through SSH).
+  [[ $HOST_ADDR == 127.0.0.1 ]] && loopback=(-e '/@LOOPBACK_LISTEN@/d')
+  sed -e '/^# (A template: /d' "${loopback[@]}" -e 's#  *@LOOPBACK_LISTEN@##' -e "s#@ROOT@#$HROOT#g" -e "s#@ADDR@#$HOST_ADDR#g" \
+    -e "s#@SSH_PORT@#$SSH_PORT#g" -e "s#@LEGACY_SSH_PORT@#$LEGACY_SSH_PORT#g" -e "s#@FRONT_PORT@#$FRONT_PORT#g" "$1"
+}
+
+declare -A HOST_FPS=()   # host name -> its sshd host key's fingerprint (SHA256:…)
 start_sshd() {
   install -d -m 700 "$SSH_DIR"
   if ! ssh-keygen -y -f "$SSH_DIR/ssh_host_ed25519_key" >/dev/null 2>&1; then
     rm -f "$SSH_DIR/ssh_host_ed25519_key" "$SSH_DIR/ssh_host_ed25519_key.pub"
-    ssh-keygen -q -t ed25519 -N '' -C "loop-sandbox-nas" -f "$SSH_DIR/ssh_host_ed25519_key"
+    ssh-keygen -q -t ed25519 -N '' -C "loop-sandbox-$HOST" -f "$SSH_DIR/ssh_host_ed25519_key"
     say "sshd: generated host key"
   fi
   local changed pid
-  write_file "$SSH_DIR/sshd_config" 644 < "$TPL/sshd_config"
+  write_file "$SSH_DIR/sshd_config" 644 < <(render "$TPL/sshd_config")
   changed=$CHANGED
   install -d -m 755 /run/sshd   # privilege separation directory (normally made by the init script)
   printf '[%s]:%s %s\n' "$SSH_HOST" "$SSH_PORT" "$(awk '{print $1" "$2}' "$SSH_DIR/ssh_host_ed25519_key.pub")" \
-    | write_file "$LOCAL/known_hosts" 644
-  HOST_FP=$(ssh-keygen -lf "$SSH_DIR/ssh_host_ed25519_key.pub" | awk '{print $2}')
+    | write_file "$KNOWN_HOSTS" 644
+  HOST_FPS[$HOST]=$(ssh-keygen -lf "$SSH_DIR/ssh_host_ed25519_key.pub" | awk '{print $2}')
 
   if pid=$(pid_of "$RUN/sshd.pid" "$SSH_DIR/sshd_config"); then
     if (( changed )); then
@@ -401,65 +508,120 @@ start_sshd() {
   port_open "$LEGACY_SSH_PORT" && die "port $LEGACY_SSH_PORT is in use by another process"
   /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" || die "sshd config invalid"
   rm -f "$RUN/sshd.pid"
-  /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOGS/sshd.log" < /dev/null > /dev/null 2>&1 9>&-
+  detached "${IN_NS[@]}" /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOGS/sshd.log" < /dev/null > /dev/null 2>&1
   local i
   for (( i = 0; i < 100; i++ )); do
     pid=$(pid_of "$RUN/sshd.pid" "$SSH_DIR/sshd_config") && port_open "$SSH_PORT" && break
     sleep 0.05
   done
   [[ -n ${pid:-} ]] || die "sshd did not start (log $LOGS/sshd.log)"
-  say "sshd: started (pid $pid, $SSH_HOST:$SSH_PORT, host key $HOST_FP)"
+  say "sshd: started (pid $pid, $SSH_HOST:$SSH_PORT, host key ${HOST_FPS[$HOST]})"
 }
 
-# ---------------------------------------------------------------- 5. NAS filesystem, git checkout
+# ---------------------------------------------------------------- 5. NAS filesystem, git checkouts
 
 ensure_dirs() {
-  install -d -m 755 "$ROOT" "$RUN" "$LOGS" "$STATE" "$VOLUME1" "$VOLUME1/docker"
-  install -d -m 755 -o "$NAS_USER" -g "$NAS_USER" "$APP_DIR" "$VAULT" "$OPS_STATE"
+  install -d -m 755 "$ROOT" "$HROOT" "$RUN" "$LOGS" "$STATE" "$VOLUME1" "$VOLUME1/docker"
+  install -d -m 755 -o "$NAS_USER" -g "$NAS_USER" "$APP_DIR" "$VAULT" "$AUTH_DIR" "$STATE_ROOT" "$OPS_STATE" "$AUTH_STATE"
   # Root (tests) works in repos owned by the NAS user: tell git they are safe.
   local d
-  for d in "$CHECKOUT" "$ORIGIN"; do
+  for d in "$CHECKOUT" "$ORIGIN" "$AUTH_CHECKOUT" "$AUTH_ORIGIN"; do
     git config --system --get-all safe.directory 2>/dev/null | grep -qxF "$d" \
       || git config --system --add safe.directory "$d"
   done
 }
 
-APP_FP=
-INITIAL_COMMIT=
-APP_REINIT=0
-ensure_repos() {
-  APP_FP=$(dir_fingerprint "$APP_SRC")
-  local ok=1
-  [[ -f $STATE/app-fingerprint && $(< "$STATE/app-fingerprint") == "$APP_FP" ]] || ok=0
-  [[ -s $STATE/initial-commit ]] || ok=0
+# use_app NAME: the current host's paths of one app (its source folder in this repo, checkout, origin,
+# the files remembering its initial commit and source fingerprint, and the image of that commit).
+use_app() {
+  case $1 in
+    loop-api)
+      A_SRC=$APP_SRC A_CHECKOUT=$CHECKOUT A_ORIGIN=$ORIGIN A_IMAGE=$INITIAL_IMAGE
+      A_COMMIT_FILE=$STATE/initial-commit A_FP_FILE=$STATE/app-fingerprint ;;
+    loop-auth)
+      A_SRC=$AUTH_SRC A_CHECKOUT=$AUTH_CHECKOUT A_ORIGIN=$AUTH_ORIGIN A_IMAGE=$AUTH_INITIAL_IMAGE
+      A_COMMIT_FILE=$STATE/loop-auth-initial-commit A_FP_FILE=$STATE/loop-auth-fingerprint ;;
+    *) die "unknown app '$1' (known: loop-api, loop-auth)" ;;
+  esac
+  A_NAME=$1
+}
+
+# ensure_repo APP: the app's checkout and bare origin, made from its source folder when that changed.
+# Sets REPO_COMMIT (the initial commit: the same sha on every host, identity and date being fixed)
+# and REPO_REINIT=1 when it (re)made them.
+REPO_COMMIT=
+REPO_REINIT=0
+ensure_repo() {
+  use_app "$1"
+  local fp ok=1
+  fp=$(dir_fingerprint "$A_SRC")
+  REPO_REINIT=0
+  [[ -f $A_FP_FILE && $(< "$A_FP_FILE") == "$fp" ]] || ok=0
+  [[ -s $A_COMMIT_FILE ]] || ok=0
   if (( ok )); then
-    INITIAL_COMMIT=$(< "$STATE/initial-commit")
-    git_nas -C "$ORIGIN" cat-file -e "$INITIAL_COMMIT^{commit}" 2>/dev/null || ok=0
-    git_nas -C "$CHECKOUT" rev-parse -q --verify HEAD >/dev/null 2>&1 || ok=0
+    REPO_COMMIT=$(< "$A_COMMIT_FILE")
+    git_nas -C "$A_ORIGIN" cat-file -e "$REPO_COMMIT^{commit}" 2>/dev/null || ok=0
+    git_nas -C "$A_CHECKOUT" rev-parse -q --verify HEAD >/dev/null 2>&1 || ok=0
   fi
   if (( ok )); then
-    say "checkout: ok ($CHECKOUT, initial commit ${INITIAL_COMMIT:0:12})"
+    say "checkout $A_NAME: ok ($A_CHECKOUT, initial commit ${REPO_COMMIT:0:12})"
     return
   fi
-  say "checkout: initialising from test/sandbox/app (fingerprint $APP_FP)"
-  rm -rf "$ORIGIN" "$CHECKOUT"
-  install -d -m 755 -o "$NAS_USER" -g "$NAS_USER" "$ORIGIN" "$CHECKOUT"
-  git_nas init -q --bare -b "$BRANCH" "$ORIGIN"
-  git_nas init -q -b "$BRANCH" "$CHECKOUT"
-  cp -R "$APP_SRC/." "$CHECKOUT/"
-  chown -R "$NAS_USER:$NAS_USER" "$CHECKOUT"
-  git_nas -C "$CHECKOUT" config user.name "NAS Admin"
-  git_nas -C "$CHECKOUT" config user.email "loopadmin@nas.invalid"
-  git_nas -C "$CHECKOUT" add -A
+  say "checkout $A_NAME: initialising from ${A_SRC#"$REPO_ROOT/"} (fingerprint $fp)"
+  rm -rf "$A_ORIGIN" "$A_CHECKOUT"
+  install -d -m 755 -o "$NAS_USER" -g "$NAS_USER" "$A_ORIGIN" "$A_CHECKOUT"
+  git_nas init -q --bare -b "$BRANCH" "$A_ORIGIN"
+  git_nas init -q -b "$BRANCH" "$A_CHECKOUT"
+  cp -R "$A_SRC/." "$A_CHECKOUT/"
+  chown -R "$NAS_USER:$NAS_USER" "$A_CHECKOUT"
+  git_nas -C "$A_CHECKOUT" config user.name "NAS Admin"
+  git_nas -C "$A_CHECKOUT" config user.email "loopadmin@nas.invalid"
+  git_nas -C "$A_CHECKOUT" add -A
   as_nas env "${GIT_IDENTITY[@]}" GIT_AUTHOR_DATE="$INITIAL_DATE" GIT_COMMITTER_DATE="$INITIAL_DATE" \
-    git -C "$CHECKOUT" commit -q -m "loop-api sandbox app $(head -n1 "$APP_SRC/VERSION")"
-  git_nas -C "$CHECKOUT" remote add origin "$ORIGIN"
-  git_nas -C "$CHECKOUT" push -q -u origin "$BRANCH"
-  INITIAL_COMMIT=$(git_nas -C "$CHECKOUT" rev-parse HEAD)
-  printf '%s\n' "$INITIAL_COMMIT" > "$STATE/initial-commit"
-  printf '%s\n' "$APP_FP" > "$STATE/app-fingerprint"
-  APP_REINIT=1
-  say "checkout: initial commit $INITIAL_COMMIT, origin $ORIGIN"
+    git -C "$A_CHECKOUT" commit -q -m "$A_NAME sandbox app $(head -n1 "$A_SRC/VERSION")"
+  git_nas -C "$A_CHECKOUT" remote add origin "$A_ORIGIN"
+  git_nas -C "$A_CHECKOUT" push -q -u origin "$BRANCH"
+  REPO_COMMIT=$(git_nas -C "$A_CHECKOUT" rev-parse HEAD)
+  printf '%s\n' "$REPO_COMMIT" > "$A_COMMIT_FILE"
+  printf '%s\n' "$fp" > "$A_FP_FILE"
+  REPO_REINIT=1
+  say "checkout $A_NAME: initial commit $REPO_COMMIT, origin $A_ORIGIN"
+}
+
+INITIAL_COMMIT=   # loop-api's
+AUTH_COMMIT=      # loop-auth's
+APP_REINIT=0
+AUTH_REINIT=0
+ensure_repos() {
+  ensure_repo loop-api; INITIAL_COMMIT=$REPO_COMMIT APP_REINIT=$REPO_REINIT
+  ensure_repo loop-auth; AUTH_COMMIT=$REPO_COMMIT AUTH_REINIT=$REPO_REINIT
+}
+
+# Initial commits recorded by an earlier `up` (reset and status need them, not the checkouts' work).
+load_commits() {
+  [[ -s $STATE/initial-commit && -s $STATE/loop-auth-initial-commit ]] || die "sandbox host $HOST not initialised; run 'up' first"
+  INITIAL_COMMIT=$(< "$STATE/initial-commit")
+  AUTH_COMMIT=$(< "$STATE/loop-auth-initial-commit")
+}
+
+# reset_repo APP COMMIT: origin with only main, at COMMIT; checkout clean on main at COMMIT, tracking it.
+reset_repo() {
+  use_app "$1"
+  local commit=$2 name
+  chown -R "$NAS_USER:$NAS_USER" "$A_ORIGIN" "$A_CHECKOUT"
+  git_nas -C "$A_ORIGIN" symbolic-ref HEAD "refs/heads/$BRANCH"
+  git_nas -C "$A_ORIGIN" update-ref "refs/heads/$BRANCH" "$commit"
+  while read -r name; do
+    [[ -z $name || $name == "refs/heads/$BRANCH" ]] || git_nas -C "$A_ORIGIN" update-ref -d "$name"
+  done < <(git_nas -C "$A_ORIGIN" for-each-ref --format='%(refname)')
+  git_nas -C "$A_CHECKOUT" fetch -q --prune --prune-tags origin
+  git_nas -C "$A_CHECKOUT" checkout -q -f -B "$BRANCH" "$commit"
+  git_nas -C "$A_CHECKOUT" reset -q --hard "$commit"
+  git_nas -C "$A_CHECKOUT" clean -q -fdx
+  git_nas -C "$A_CHECKOUT" branch -q -u "origin/$BRANCH" "$BRANCH"
+  while read -r name; do
+    [[ -z $name || $name == "refs/heads/$BRANCH" || $name == refs/remotes/* ]] || git_nas -C "$A_CHECKOUT" update-ref -d "$name"
+  done < <(git_nas -C "$A_CHECKOUT" for-each-ref --format='%(refname)')
 }
 
 # ---------------------------------------------------------------- 6. images
@@ -489,33 +651,50 @@ ensure_base_image() {
   say "image $BASE_IMAGE: imported from busybox-static $bbver ($(du -sh "$rootfs" | cut -f1))"
 }
 
-# Build loop-api:sandbox-initial from the initial commit (git archive: independent of the checkout's HEAD).
-ensure_initial_image() {
-  if image_exists "$INITIAL_IMAGE" && [[ $(image_label "$INITIAL_IMAGE" loop-sandbox.commit) == "$INITIAL_COMMIT" ]] \
-     && [[ $(image_label "$INITIAL_IMAGE" loop-sandbox.base) == "$(dk image inspect -f '{{.Id}}' "$BASE_IMAGE")" ]]; then
-    say "image $INITIAL_IMAGE: ok"
+# A host other than prod gets its images from prod's engine (nothing can be pulled): the base and
+# both initial images, by `docker save | docker load`, when missing or different here.
+PROD_DOCKER=/usr/bin/docker
+copy_images_from_prod() {
+  local img need=() prod_id
+  for img in "$BASE_IMAGE" "$INITIAL_IMAGE" "$AUTH_INITIAL_IMAGE"; do
+    prod_id=$("$PROD_DOCKER" image inspect -f '{{.Id}}' "$img" 2>/dev/null) || die "prod has no image $img: bring prod up first"
+    [[ $(dk image inspect -f '{{.Id}}' "$img" 2>/dev/null) == "$prod_id" ]] || need+=("$img")
+  done
+  if (( ${#need[@]} == 0 )); then
+    say "images from prod: ok"
     return
   fi
-  git_nas -C "$ORIGIN" archive --format=tar "$INITIAL_COMMIT" \
-    | dk build -q -t "$INITIAL_IMAGE" --label "loop-sandbox.commit=$INITIAL_COMMIT" \
-        --label "loop-sandbox.base=$(dk image inspect -f '{{.Id}}' "$BASE_IMAGE")" - >/dev/null
-  say "image $INITIAL_IMAGE: built from ${INITIAL_COMMIT:0:12}"
+  "$PROD_DOCKER" save "${need[@]}" | dk load -q >/dev/null
+  say "images from prod: loaded ${need[*]}"
 }
 
-AUTH_REBUILT=0
-ensure_auth_image() {
-  local fp
-  AUTH_REBUILT=0
-  fp=$(dir_fingerprint "$TPL/loop-auth")
-  if image_exists "$AUTH_IMAGE" && [[ $(image_label "$AUTH_IMAGE" loop-sandbox.fingerprint) == "$fp" ]] \
-     && [[ $(image_label "$AUTH_IMAGE" loop-sandbox.base) == "$(dk image inspect -f '{{.Id}}' "$BASE_IMAGE")" ]]; then
-    say "image $AUTH_IMAGE: ok"
+# ensure_app_image APP COMMIT: the app's initial image, built from COMMIT (git archive: independent of the
+# checkout's HEAD) on the current host's engine, unless one from that commit and base is there.
+ensure_app_image() {
+  use_app "$1"
+  local commit=$2 base
+  base=$(dk image inspect -f '{{.Id}}' "$BASE_IMAGE")
+  if image_exists "$A_IMAGE" && [[ $(image_label "$A_IMAGE" loop-sandbox.commit) == "$commit" ]] \
+     && [[ $(image_label "$A_IMAGE" loop-sandbox.base) == "$base" ]]; then
+    say "image $A_IMAGE: ok"
     return
   fi
-  dk build -q -t "$AUTH_IMAGE" --label "loop-sandbox.fingerprint=$fp" \
-    --label "loop-sandbox.base=$(dk image inspect -f '{{.Id}}' "$BASE_IMAGE")" "$TPL/loop-auth" >/dev/null
-  AUTH_REBUILT=1
-  say "image $AUTH_IMAGE: built"
+  git_nas -C "$A_ORIGIN" archive --format=tar "$commit" \
+    | dk build -q -t "$A_IMAGE" --label "loop-sandbox.commit=$commit" --label "loop-sandbox.base=$base" - >/dev/null
+  say "image $A_IMAGE: built from ${commit:0:12}"
+}
+
+ensure_initial_image() { ensure_app_image loop-api "$INITIAL_COMMIT"; }
+
+# remove_images_except REPOSITORY KEEP...: every tag of REPOSITORY but KEEP (images tests deployed).
+remove_images_except() {
+  local repo=$1 img k keep; shift
+  while read -r img; do
+    [[ -n $img ]] || continue
+    keep=0
+    for k in "$@"; do [[ $img == "$k" ]] && keep=1; done
+    (( keep )) || dk rmi -f "$img" >/dev/null 2>&1 || true
+  done < <(dk images --format '{{.Repository}}:{{.Tag}}' "$repo")
 }
 
 # ---------------------------------------------------------------- 8. network and containers
@@ -529,24 +708,58 @@ ensure_network() {
   fi
 }
 
+# loop-auth as the product's `recreate` strategy expects it: one container named after the app, with
+# the app/version/commit labels, published on 127.0.0.1 (not behind nginx).
+run_auth() {
+  local version
+  version=$(git_nas -C "$AUTH_ORIGIN" show "$AUTH_COMMIT:VERSION" | head -n1)
+  dk run -d --name loop-auth --network "$NETWORK" -p "127.0.0.1:$AUTH_PORT:$AUTH_CONTAINER_PORT" \
+    --restart unless-stopped --label loop-ops.app=loop-auth \
+    --label "loop-ops.version=$version" --label "loop-ops.commit=$AUTH_COMMIT" \
+    "$AUTH_INITIAL_IMAGE" >/dev/null
+  say "container loop-auth: started from $AUTH_INITIAL_IMAGE (version $version, 127.0.0.1:$AUTH_PORT)"
+}
+
+# Keep whatever loop-auth runs (a test may have redeployed it); start it if stopped, run the initial
+# one if missing or made by an older sandbox (no commit label: the product could not redeploy it).
 ensure_auth() {
+  if (( AUTH_REINIT )); then
+    say "loop-auth: (re)initialised sources, resetting it"
+    reset_auth
+    return
+  fi
+  ensure_app_image loop-auth "$AUTH_COMMIT"
   local state
-  ensure_auth_image
   state=$(container_state loop-auth)
-  if [[ $state != missing ]] && (( AUTH_REBUILT )); then
+  if [[ $state != missing && -z $(dk inspect -f '{{ index .Config.Labels "loop-ops.commit" }}' loop-auth 2>/dev/null) ]]; then
+    say "container loop-auth: has no loop-ops.commit label (older sandbox), replacing it"
     dk rm -f loop-auth >/dev/null
     state=missing
   fi
   case $state in
     running) say "container loop-auth: running" ;;
-    missing)
-      dk run -d --name loop-auth --network "$NETWORK" -p "127.0.0.1:$AUTH_PORT:8080" \
-        --restart unless-stopped --label loop-ops.app=loop-auth "$AUTH_IMAGE" >/dev/null
-      say "container loop-auth: started (127.0.0.1:$AUTH_PORT)" ;;
+    missing) run_auth ;;
     *)
       dk start loop-auth >/dev/null
       say "container loop-auth: was $state, started" ;;
   esac
+}
+
+reset_auth() {
+  local ids
+  ids=$( { dk ps -aq --filter label=loop-ops.app=loop-auth; dk ps -aq --filter 'name=^/?loop-auth'; } | sort -u)
+  if [[ -n $ids ]]; then
+    # shellcheck disable=SC2086
+    dk rm -f $ids >/dev/null
+  fi
+  reset_repo loop-auth "$AUTH_COMMIT"
+  remove_images_except loop-auth "$AUTH_INITIAL_IMAGE" "$LEGACY_AUTH_IMAGE"
+  ensure_app_image loop-auth "$AUTH_COMMIT"
+  install -d -m 755 -o "$NAS_USER" -g "$NAS_USER" "$AUTH_STATE"
+  find "$AUTH_STATE" -mindepth 1 -delete
+  share_dir "$AUTH_STATE"
+  run_auth
+  wait_healthy loop-auth 30 || die "loop-auth did not become healthy"
 }
 
 run_blue() {
@@ -573,7 +786,7 @@ wait_healthy() { # CONTAINER SECONDS
 wait_front() { # SECONDS [GREP-PATTERN]
   local deadline=$(( $(date +%s) + $1 )) pat=${2:-'"status":"ok"'} body
   while :; do
-    body=$(http_get "http://127.0.0.1:$FRONT_PORT/health" 2 2>/dev/null) && grep -q -- "$pat" <<< "$body" && {
+    body=$(http_get "$FRONT_URL/health" 2 2>/dev/null) && grep -q -- "$pat" <<< "$body" && {
       FRONT_BODY=$body; return 0; }
     (( $(date +%s) >= deadline )) && return 1
     sleep 0.2
@@ -597,7 +810,7 @@ write_upstream_blue() {
 }
 
 nginx_reload() {
-  /usr/sbin/nginx -q -c "$NGINX_CONF" -t || die "nginx -t failed"
+  on_host /usr/sbin/nginx -q -c "$NGINX_CONF" -t || die "nginx -t failed"
   local out
   out=$(/usr/sbin/nginx -c "$NGINX_CONF" -s reload 2>&1) || { printf '%s\n' "$out" >&2; die "nginx reload failed"; }
 }
@@ -607,34 +820,34 @@ start_nginx() {
   install -d -m 755 -o "$NAS_USER" -g "$NAS_USER" "$UPSTREAM_DIR"
   [[ -s $UPSTREAM_FILE ]] || write_upstream_blue
   local changed pid
-  write_file "$NGINX_CONF" 644 < "$TPL/nginx.conf"
+  write_file "$NGINX_CONF" 644 < <(render "$TPL/nginx.conf")
   changed=$CHANGED
   if pid=$(pid_of "$RUN/nginx.pid" "$NGINX_CONF"); then
     if (( changed )); then
       nginx_reload
       say "nginx: config changed, reloaded (pid $pid)"
     else
-      say "nginx: running (pid $pid, 127.0.0.1:$FRONT_PORT -> $(live_color))"
+      say "nginx: running (pid $pid, $HOST_ADDR:$FRONT_PORT -> $(live_color))"
     fi
     return
   fi
   port_open "$FRONT_PORT" && die "port $FRONT_PORT is in use by another process"
-  /usr/sbin/nginx -q -c "$NGINX_CONF" -t || die "nginx -t failed for $NGINX_CONF"
+  on_host /usr/sbin/nginx -q -c "$NGINX_CONF" -t || die "nginx -t failed for $NGINX_CONF"
   rm -f "$RUN/nginx.pid"
-  /usr/sbin/nginx -c "$NGINX_CONF" < /dev/null > /dev/null 2>> "$LOGS/nginx-error.log" 9>&-
+  detached "${IN_NS[@]}" /usr/sbin/nginx -c "$NGINX_CONF" < /dev/null > /dev/null 2>> "$LOGS/nginx-error.log"
   local i
   for (( i = 0; i < 100; i++ )); do
     pid=$(pid_of "$RUN/nginx.pid" "$NGINX_CONF") && port_open "$FRONT_PORT" && break
     sleep 0.05
   done
   [[ -n ${pid:-} ]] || die "nginx did not start (log $LOGS/nginx-error.log)"
-  say "nginx: started (pid $pid, 127.0.0.1:$FRONT_PORT -> $(live_color))"
+  say "nginx: started (pid $pid, $HOST_ADDR:$FRONT_PORT -> $(live_color))"
 }
 
 # ---------------------------------------------------------------- reset
 
 reset_app() {
-  local ids name img
+  local ids
   ids=$( { dk ps -aq --filter label=loop-ops.app=loop-api; dk ps -aq --filter 'name=^/?loop-api-'; } | sort -u)
   if [[ -n $ids ]]; then
     # shellcheck disable=SC2086
@@ -642,38 +855,20 @@ reset_app() {
     # shellcheck disable=SC2086
     dk rm -f $ids >/dev/null
   fi
-  chown -R "$NAS_USER:$NAS_USER" "$ORIGIN" "$CHECKOUT"
-  # origin: only main, at the initial commit
-  git_nas -C "$ORIGIN" symbolic-ref HEAD "refs/heads/$BRANCH"
-  git_nas -C "$ORIGIN" update-ref "refs/heads/$BRANCH" "$INITIAL_COMMIT"
-  while read -r name; do
-    [[ -z $name || $name == "refs/heads/$BRANCH" ]] || git_nas -C "$ORIGIN" update-ref -d "$name"
-  done < <(git_nas -C "$ORIGIN" for-each-ref --format='%(refname)')
-  # checkout: main at the initial commit, clean, tracking origin/main
-  git_nas -C "$CHECKOUT" fetch -q --prune --prune-tags origin
-  git_nas -C "$CHECKOUT" checkout -q -f -B "$BRANCH" "$INITIAL_COMMIT"
-  git_nas -C "$CHECKOUT" reset -q --hard "$INITIAL_COMMIT"
-  git_nas -C "$CHECKOUT" clean -q -fdx
-  git_nas -C "$CHECKOUT" branch -q -u "origin/$BRANCH" "$BRANCH"
-  while read -r name; do
-    [[ -z $name || $name == "refs/heads/$BRANCH" || $name == refs/remotes/* ]] || git_nas -C "$CHECKOUT" update-ref -d "$name"
-  done < <(git_nas -C "$CHECKOUT" for-each-ref --format='%(refname)')
+  reset_repo loop-api "$INITIAL_COMMIT"
   # images: only the initial one (and the base) remain
-  while read -r img; do
-    [[ -z $img || $img == "$INITIAL_IMAGE" ]] || dk rmi -f "$img" >/dev/null 2>&1 || true
-  done < <(dk images --format '{{.Repository}}:{{.Tag}}' loop-api)
+  remove_images_except loop-api "$INITIAL_IMAGE"
   dk image prune -f >/dev/null 2>&1 || true
   ensure_initial_image
-  # state of loop-ops-mcp (lock, journal, history)
-  find "$OPS_STATE" -mindepth 1 -delete
+  # state of loop-ops-mcp (lock, journal, history); on prod loop-auth's state dir lives inside it
+  find "$OPS_STATE" -mindepth 1 -maxdepth 1 ! -path "$AUTH_STATE" -exec rm -rf {} +
   chown "$NAS_USER:$NAS_USER" "$OPS_STATE"
   run_blue
   write_upstream_blue
   nginx_reload
-  ensure_auth
   wait_healthy loop-api-blue 30 || die "loop-api-blue did not become healthy"
-  wait_front 15 '"color":"blue"' || die "front $FRONT_PORT does not answer with blue"
-  say "reset: done, live blue ${INITIAL_COMMIT:0:12} ($(elapsed))"
+  wait_front 15 '"color":"blue"' || die "front $FRONT_URL does not answer with blue"
+  say "reset: loop-api live blue ${INITIAL_COMMIT:0:12} ($(elapsed))"
 }
 
 # Make the live color serve again after a restart or a test that stopped it; reset if that fails.
@@ -701,25 +896,26 @@ ensure_app() {
     wait_healthy loop-auth 20 || true
     say "app: live $color (healthy), front answers $FRONT_BODY"
   else
-    say "app: front http://127.0.0.1:$FRONT_PORT/health not healthy, resetting"
+    say "app: front $FRONT_URL/health not healthy, resetting"
     reset_app
   fi
 }
 
 # ---------------------------------------------------------------- 11. config for the product, facts for tests
 
-write_facts() {
-  local version
-  version=$(git_nas -C "$ORIGIN" show "$INITIAL_COMMIT:VERSION" | head -n1)
-  write_file "$LOCAL/config.yaml" 644 <<EOF
+version_at() { git_nas -C "$1" show "$2:VERSION" | head -n1; }
+
+# The current host as one old-format, single-target config (top-level nas/docker/app/nginx/state).
+single_target_yaml() {
+  cat <<EOF
 # Generated by scripts/sandbox.sh for the sandbox NAS. Do not edit: rewritten by 'npm run sandbox -- up'.
 nas:
   host: $SSH_HOST
   port: $SSH_PORT
   username: $SCOPED_USER
   privateKeyPath: $LOCAL/id_ed25519
-  hostKeyFingerprint: "$HOST_FP"
-  knownHostsPath: $LOCAL/known_hosts
+  hostKeyFingerprint: "${HOST_FPS[$HOST]}"
+  knownHostsPath: $KNOWN_HOSTS
 sudo:
   mode: password
   passwordFile: $LOCAL/secrets/sudo-password
@@ -738,7 +934,7 @@ app:
   dbPath: $VAULT/loop.db
   watch: [loop-auth]
   colorPorts: { blue: $BLUE_PORT, green: $GREEN_PORT }
-  publicHealthUrl: http://127.0.0.1:$FRONT_PORT/health
+  publicHealthUrl: $FRONT_URL/health
 nginx:
   upstreamFile: $UPSTREAM_FILE
   testCommand: [/usr/sbin/nginx, -c, $NGINX_CONF, -t]
@@ -746,12 +942,159 @@ nginx:
 state:
   dir: $OPS_STATE
 EOF
+}
+
+# The current host as one entry of the targets format (see README: configuration).
+target_yaml() {
+  local state_line=
+  # prod's loop-api keeps the state dir of the single-target file: both files lock the same files.
+  [[ $HOST == prod ]] && state_line="stateDir: $OPS_STATE"
+  cat <<EOF
+  $HOST:
+    driver: single-host
+    nas:
+      host: $SSH_HOST
+      port: $SSH_PORT
+      username: $SCOPED_USER
+      privateKeyPath: $LOCAL/id_ed25519
+      hostKeyFingerprint: "${HOST_FPS[$HOST]}"
+      knownHostsPath: $KNOWN_HOSTS
+    sudo:
+      mode: password
+      passwordFile: $LOCAL/secrets/sudo-password
+    docker:
+      binary: $DOCKER
+    nginx:
+      testCommand: [/usr/sbin/nginx, -c, $NGINX_CONF, -t]
+      reloadCommand: [/usr/sbin/nginx, -c, $NGINX_CONF, -s, reload]
+    state:
+      dir: $STATE_ROOT
+    apps:
+      loop-api:
+        strategy: blue-green
+        checkoutDir: $CHECKOUT
+        frontPort: $FRONT_PORT
+        containerPort: $CONTAINER_PORT
+        healthPath: /health
+        network: $NETWORK
+        vaultPath: $VAULT
+        vaultMount: /vault
+        oauthKeysDir: $VAULT/oauth-keys
+        dbPath: $VAULT/loop.db
+        watch: [loop-auth]
+        colorPorts: { blue: $BLUE_PORT, green: $GREEN_PORT }
+        publicHealthUrl: $FRONT_URL/health
+        upstreamFile: $UPSTREAM_FILE
+        ${state_line}
+      loop-auth:
+        strategy: recreate
+        checkoutDir: $AUTH_CHECKOUT
+        containerPort: $AUTH_CONTAINER_PORT
+        hostPort: $AUTH_PORT
+        healthPath: /health
+        network: $NETWORK
+EOF
+}
+
+# The current host's facts for the tests (one entry of sandbox.json's "targets").
+target_json() {
+  local netns=null
+  [[ -n $NS ]] && netns="{ \"name\": \"$NS\", \"hostInterface\": \"$NS_HOST_IF\", \"hostAddress\": \"${NS_HOST_CIDR%/*}\", \"address\": \"$HOST_ADDR\" }"
+  cat <<EOF
+    "$HOST": {
+      "rootDir": "$HROOT",
+      "volume1": "$VOLUME1",
+      "netns": $netns,
+      "ssh": {
+        "host": "$SSH_HOST",
+        "port": $SSH_PORT,
+        "username": "$SCOPED_USER",
+        "privateKeyPath": "$LOCAL/id_ed25519",
+        "knownHostsPath": "$KNOWN_HOSTS",
+        "hostKeyFingerprint": "${HOST_FPS[$HOST]}"
+      },
+      "sshdConfig": "$SSH_DIR/sshd_config",
+      "sshdPidFile": "$RUN/sshd.pid",
+      "scopedSudoers": "$SCOPED_SUDOERS",
+      "dockerBinary": "$DOCKER",
+      "dockerSocket": "$DOCKER_SOCK",
+      "stateDir": "$STATE_ROOT",
+      "nginx": {
+        "conf": "$NGINX_CONF",
+        "upstreamFile": "$UPSTREAM_FILE",
+        "testCommand": ["/usr/sbin/nginx", "-c", "$NGINX_CONF", "-t"],
+        "reloadCommand": ["/usr/sbin/nginx", "-c", "$NGINX_CONF", "-s", "reload"],
+        "accessLog": "$LOGS/nginx-access.log"
+      },
+      "frontUrl": "$FRONT_URL",
+      "logDir": "$LOGS",
+      "apps": {
+        "loop-api": {
+          "strategy": "blue-green",
+          "frontUrl": "$FRONT_URL",
+          "publicHealthUrl": "$FRONT_URL/health",
+          "checkoutDir": "$CHECKOUT",
+          "originRepo": "$ORIGIN",
+          "branch": "$BRANCH",
+          "initialCommit": "$INITIAL_COMMIT",
+          "initialVersion": "$(version_at "$ORIGIN" "$INITIAL_COMMIT")",
+          "initialImage": "$INITIAL_IMAGE",
+          "vaultDir": "$VAULT",
+          "network": "$NETWORK",
+          "containerPort": $CONTAINER_PORT,
+          "colorPorts": { "blue": $BLUE_PORT, "green": $GREEN_PORT },
+          "containers": { "blue": "loop-api-blue", "green": "loop-api-green" },
+          "upstreamFile": "$UPSTREAM_FILE",
+          "stateDir": "$OPS_STATE"
+        },
+        "loop-auth": {
+          "strategy": "recreate",
+          "container": "loop-auth",
+          "hostPort": $AUTH_PORT,
+          "containerPort": $AUTH_CONTAINER_PORT,
+          "healthUrlOnHost": "http://127.0.0.1:$AUTH_PORT/health",
+          "checkoutDir": "$AUTH_CHECKOUT",
+          "originRepo": "$AUTH_ORIGIN",
+          "branch": "$BRANCH",
+          "initialCommit": "$AUTH_COMMIT",
+          "initialVersion": "$(version_at "$AUTH_ORIGIN" "$AUTH_COMMIT")",
+          "initialImage": "$AUTH_INITIAL_IMAGE",
+          "network": "$NETWORK",
+          "stateDir": "$AUTH_STATE"
+        }
+      }
+    }
+EOF
+}
+
+# Needs every host's HOST_FPS and commits (from up). Leaves the current host at prod.
+write_facts() {
+  local h first=1 targets_yaml='' targets_json=''
+  for h in "${HOSTS[@]}"; do
+    use_host "$h"
+    load_commits
+    targets_yaml+=$(target_yaml | sed '/^ *$/d')$'\n'
+    (( first )) || targets_json+=$',\n'
+    targets_json+=$(target_json)
+    first=0
+    [[ $h == prod ]] || write_file "$LOCAL/config-single-$h.yaml" 644 < <(single_target_yaml)
+  done
+  use_host prod
+  write_file "$LOCAL/config-single.yaml" 644 < <(single_target_yaml)
+  write_file "$LOCAL/config.yaml" 644 <<EOF
+# Generated by scripts/sandbox.sh for the sandbox NAS: two hosts (prod, staging), two apps on each.
+# Do not edit: rewritten by 'npm run sandbox -- up'. The same prod in the single-target format:
+# $LOCAL/config-single.yaml.
+targets:
+${targets_yaml}
+EOF
   write_file "$LOCAL/sandbox.json" 644 <<EOF
 {
   "repoRoot": "$REPO_ROOT",
   "rootDir": "$ROOT",
   "volume1": "$VOLUME1",
   "configPath": "$LOCAL/config.yaml",
+  "configSinglePath": "$LOCAL/config-single.yaml",
   "sandboxScript": "$REPO_ROOT/scripts/sandbox.sh",
   "sshUser": "$SCOPED_USER",
   "adminUser": "$NAS_USER",
@@ -764,8 +1107,8 @@ EOF
     "port": $SSH_PORT,
     "username": "$SCOPED_USER",
     "privateKeyPath": "$LOCAL/id_ed25519",
-    "knownHostsPath": "$LOCAL/known_hosts",
-    "hostKeyFingerprint": "$HOST_FP"
+    "knownHostsPath": "$KNOWN_HOSTS",
+    "hostKeyFingerprint": "${HOST_FPS[prod]}"
   },
   "sudoPasswordFile": "$LOCAL/secrets/sudo-password",
   "dockerBinary": "$DOCKER",
@@ -775,7 +1118,7 @@ EOF
     "originRepo": "$ORIGIN",
     "branch": "$BRANCH",
     "initialCommit": "$INITIAL_COMMIT",
-    "initialVersion": "$version",
+    "initialVersion": "$(version_at "$ORIGIN" "$INITIAL_COMMIT")",
     "initialImage": "$INITIAL_IMAGE",
     "baseImage": "$BASE_IMAGE",
     "vaultDir": "$VAULT",
@@ -788,7 +1131,7 @@ EOF
     "containers": { "blue": "loop-api-blue", "green": "loop-api-green" },
     "watch": ["loop-auth"]
   },
-  "auth": { "container": "loop-auth", "image": "$AUTH_IMAGE", "hostPort": $AUTH_PORT },
+  "auth": { "container": "loop-auth", "image": "$AUTH_INITIAL_IMAGE", "hostPort": $AUTH_PORT },
   "stateDir": "$OPS_STATE",
   "nginx": {
     "conf": "$NGINX_CONF",
@@ -797,46 +1140,80 @@ EOF
     "reloadCommand": ["/usr/sbin/nginx", "-c", "$NGINX_CONF", "-s", "reload"],
     "accessLog": "$LOGS/nginx-access.log"
   },
-  "frontUrl": "http://127.0.0.1:$FRONT_PORT",
-  "publicHealthUrl": "http://127.0.0.1:$FRONT_PORT/health",
-  "logDir": "$LOGS"
+  "frontUrl": "$FRONT_URL",
+  "publicHealthUrl": "$FRONT_URL/health",
+  "logDir": "$LOGS",
+  "targets": {
+${targets_json}
+  }
 }
 EOF
-  say "facts: $LOCAL/config.yaml, $LOCAL/sandbox.json"
+  say "facts: $LOCAL/config.yaml (targets), $LOCAL/config-single.yaml (prod, single-target format), $LOCAL/sandbox.json"
 }
 
 # ---------------------------------------------------------------- commands
 
-cmd_up() {
-  require_root
-  lock
-  install -d -m 755 "$ROOT" "$LOGS" "$RUN"
-  install_packages
-  ensure_user
-  ensure_scoped_user
+# up_host NAME: everything one sandbox host needs (prod first: the others copy its images).
+up_host() {
+  use_host "$1"
+  install -d -m 755 "$HROOT" "$LOGS" "$RUN"
+  ensure_netns
   ensure_dirs
+  ensure_docker_wrapper
   start_dockerd
   start_sshd
   ensure_repos
-  ensure_base_image
+  if [[ $HOST == prod ]]; then ensure_base_image; else copy_images_from_prod; fi
   ensure_network
   ensure_auth
   start_nginx
   ensure_app
   share_dirs
+}
+
+cmd_up() {
+  require_root
+  use_host prod
+  install -d -m 755 "$ROOT" "$LOGS" "$RUN"
+  lock
+  install_packages
+  ensure_user
+  ensure_scoped_user
+  local h
+  for h in "${HOSTS[@]}"; do up_host "$h"; done
   write_facts
-  scoped_sudoers
-  say "up: ready in $(elapsed); front http://127.0.0.1:$FRONT_PORT/health, ssh $SCOPED_USER@$SSH_HOST:$SSH_PORT (scoped sudo), $NAS_USER (full sudo)"
+  for h in "${HOSTS[@]}"; do use_host "$h"; scoped_sudoers; done
+  use_host prod
+  say "up: ready in $(elapsed); ssh $SCOPED_USER (scoped sudo) or $NAS_USER (full sudo) to"
+  for h in "${HOSTS[@]}"; do
+    use_host "$h"
+    printf '[sandbox]   %-8s ssh %s:%s, front %s/health, loop-auth 127.0.0.1:%s on the host\n' "$h" "$SSH_HOST" "$SSH_PORT" "$FRONT_URL" "$AUTH_PORT"
+  done
+}
+
+# targets_arg [--target NAME]: the hosts a command works on (all by default).
+targets_arg() {
+  case ${1:-} in
+    '') printf '%s\n' "${HOSTS[@]}" ;;
+    --target) use_host "${2:?--target needs a name}"; printf '%s\n' "$2" ;;
+    *) die "expected --target NAME, got '$1'" ;;
+  esac
 }
 
 cmd_reset() {
   require_root
+  local hosts h
+  hosts=$(targets_arg "$@") || exit 1
   lock
-  docker_ok || die "docker is not running; run 'up' first"
-  pid_of "$RUN/nginx.pid" "$NGINX_CONF" >/dev/null || die "nginx is not running; run 'up' first"
-  [[ -s $STATE/initial-commit ]] || die "sandbox not initialised; run 'up' first"
-  INITIAL_COMMIT=$(< "$STATE/initial-commit")
-  reset_app
+  for h in $hosts; do
+    use_host "$h"
+    docker_ok || die "docker is not running on $h; run 'up' first"
+    pid_of "$RUN/nginx.pid" "$NGINX_CONF" >/dev/null || die "nginx is not running on $h; run 'up' first"
+    load_commits
+    reset_app
+    reset_auth
+    say "reset: done, loop-api live blue ${INITIAL_COMMIT:0:12}, loop-auth ${AUTH_COMMIT:0:12} ($(elapsed))"
+  done
 }
 
 # stop_pid NAME PID GRACE [SIGNAL]: signal, wait, then SIGKILL what is left.
@@ -850,12 +1227,10 @@ stop_pid() {
   fi
 }
 
-cmd_down() {
-  require_root
-  local purge=0
-  [[ ${1:-} == --purge ]] && purge=1
-  lock
-  local pid kids p q leftovers=() extra
+# down_host NAME: stop the host's nginx, sshd and dockerd (by their pid files), then its namespace.
+down_host() {
+  use_host "$1"
+  local pid kids p extra
   # nginx: graceful quit of the master; workers are its children
   if pid=$(pid_of "$RUN/nginx.pid" "$NGINX_CONF"); then
     kids=$(children_of "$pid")
@@ -891,16 +1266,36 @@ cmd_down() {
   else
     say "dockerd: not running"
   fi
-  # verify: by process name for the Docker family, by our config path for sshd and nginx
-  local what
+  if [[ -n $NS ]]; then
+    netns_remove "$NS" "$NS_HOST_IF" || die "could not remove network namespace $NS"
+    say "netns $NS: removed (with $NS_HOST_IF)"
+  fi
+}
+
+cmd_down() {
+  require_root
+  local purge=0
+  [[ ${1:-} == --purge ]] && purge=1
+  use_host prod
+  lock
+  local h p leftovers=() what
+  for (( h = ${#HOSTS[@]} - 1; h >= 0; h-- )); do down_host "${HOSTS[h]}"; done
+  # verify: by process name for the Docker family, by our config paths for sshd and nginx
   for what in dockerd containerd containerd-shim docker-proxy; do
     p=$(live_by_name "$what" | tr '\n' ' ')
     [[ -z ${p// /} ]] || leftovers+=("$what: $p")
   done
-  for what in "sshd -f $SSH_DIR/sshd_config" "nginx -c $NGINX_CONF"; do
-    p=$(live_pids "$what" | tr '\n' ' ')
-    [[ -z ${p// /} ]] || leftovers+=("$what: $p")
+  for h in "${HOSTS[@]}"; do
+    use_host "$h"
+    for what in "sshd -f $SSH_DIR/sshd_config" "nginx -c $NGINX_CONF"; do
+      p=$(live_pids "$what" | tr '\n' ' ')
+      [[ -z ${p// /} ]] || leftovers+=("$what: $p")
+    done
+    if [[ -n $NS ]] && { netns_exists "$NS" || ip link show "$NS_HOST_IF" >/dev/null 2>&1; }; then
+      leftovers+=("network namespace $NS or its veth $NS_HOST_IF")
+    fi
   done
+  use_host prod
   # nginx workers of ours have no conf path in their title; any nginx worker whose master is gone is ours
   for p in $(live_by_name nginx); do
     if [[ $(ps -o ppid= -p "$p" | tr -d ' ') == 1 ]]; then leftovers+=("orphan nginx: $p"); fi
@@ -909,20 +1304,30 @@ cmd_down() {
     printf '[sandbox] still running: %s\n' "${leftovers[@]}" >&2
     die "down: some processes are still running"
   fi
-  say "down: nothing left running (dockerd, containerd, shims, docker-proxy, sshd :$SSH_PORT, nginx :$FRONT_PORT)"
+  say "down: nothing left running (dockerd, containerd, shims, docker-proxy, sshd, nginx on ${HOSTS[*]}; network namespaces removed)"
   if (( purge )); then
     # vfs layers may include read-only dirs; make sure everything goes
-    rm -rf "$ROOT" "$LOCAL"
-    rm -f /etc/sudoers.d/loop-sandbox "$SCOPED_SUDOERS"
-    say "down --purge: removed $ROOT, $LOCAL, /etc/sudoers.d/loop-sandbox and $SCOPED_SUDOERS (users $NAS_USER, $SCOPED_USER kept)"
+    local files=(/etc/sudoers.d/loop-sandbox)
+    for h in "${HOSTS[@]}"; do use_host "$h"; files+=("$SCOPED_SUDOERS"); done
+    use_host prod
+    rm -rf "$ROOT" "$LOCAL" /run/loop-staging
+    rm -f "${files[@]}"
+    say "down --purge: removed $ROOT, $LOCAL and ${files[*]} (users $NAS_USER, $SCOPED_USER kept)"
   fi
 }
 
-cmd_status() {
-  local all=0 pid name state live body h
-  report() { printf '%-11s %s\n' "$1" "$2"; }
+# status_host NAME: one line per component of the host; returns 1 if any is not up.
+status_host() {
+  use_host "$1"
+  local all=0 pid name state live body h p=''
+  [[ $HOST == prod ]] || p="$HOST:"
+  report() { printf '%-19s %s\n' "$p$1" "$2"; }
+  if [[ -n $NS ]]; then
+    if netns_exists "$NS" && ip link show "$NS_HOST_IF" >/dev/null 2>&1; then report netns "$NS ($NS_HOST_IF ${NS_HOST_CIDR} <-> ${NS_CIDR})"
+    else report netns "missing ($NS)"; all=1; fi
+  fi
   if pid=$(pid_of "$RUN/dockerd.pid" dockerd) && docker_ok; then
-    report dockerd "running pid $pid (docker info ok, data $DOCKER_ROOT)"
+    report dockerd "running pid $pid (docker info ok, data $DOCKER_ROOT, $DOCKER_SOCK)"
   else report dockerd "stopped"; all=1; fi
   if pid=$(pid_of "$CONTAINERD_PIDFILE" containerd); then report containerd "running pid $pid"
   else report containerd "stopped"; all=1; fi
@@ -930,7 +1335,7 @@ cmd_status() {
     report sshd "running pid $pid $SSH_HOST:$SSH_PORT (key only), :$LEGACY_SSH_PORT (password, bench only)"
   else report sshd "stopped"; all=1; fi
   if pid=$(pid_of "$RUN/nginx.pid" "$NGINX_CONF") && port_open "$FRONT_PORT"; then
-    report nginx "running pid $pid 127.0.0.1:$FRONT_PORT -> $(live_color)"
+    report nginx "running pid $pid $HOST_ADDR:$FRONT_PORT -> $(live_color)"
   else report nginx "stopped"; all=1; fi
   if docker_ok; then
     # Required: the live color's container and loop-auth. The other color may be stopped or absent.
@@ -944,44 +1349,59 @@ cmd_status() {
       elif [[ $state == missing ]]; then
         continue
       fi
+      [[ $name == loop-auth && $state != missing ]] \
+        && h="$h, version $(dk inspect -f '{{ index .Config.Labels "loop-ops.version" }}' loop-auth 2>/dev/null)"
       report "$name" "$state ($h)"
     done
   fi
-  if body=$(http_get "http://127.0.0.1:$FRONT_PORT/health" 2 2>/dev/null); then
-    report front "up http://127.0.0.1:$FRONT_PORT/health $body"
-  else report front "down http://127.0.0.1:$FRONT_PORT/health"; all=1; fi
-  if [[ -f $STATE/app-fingerprint && $(< "$STATE/app-fingerprint") == "$(dir_fingerprint "$APP_SRC")" ]]; then
-    report app-src "in sync with test/sandbox/app"
-  else report app-src "stale (test/sandbox/app changed or never installed)"; all=1; fi
-  if [[ -s $LOCAL/config.yaml && -s $LOCAL/sandbox.json && -s $LOCAL/id_ed25519 ]] \
-     && cmp -s "$LOCAL/id_ed25519" "$SECRETS/id_ed25519" 2>/dev/null \
-     && cmp -s "$LOCAL/secrets/sudo-password" "$SECRETS/sudo-password" 2>/dev/null; then
-    report facts "$LOCAL"
-  else report facts "missing or stale in $LOCAL"; all=1; fi
+  if body=$(http_get "$FRONT_URL/health" 2 2>/dev/null); then
+    report front "up $FRONT_URL/health $body"
+  else report front "down $FRONT_URL/health"; all=1; fi
+  if [[ -f $STATE/app-fingerprint && $(< "$STATE/app-fingerprint") == "$(dir_fingerprint "$APP_SRC")" ]] \
+     && [[ -f $STATE/loop-auth-fingerprint && $(< "$STATE/loop-auth-fingerprint") == "$(dir_fingerprint "$AUTH_SRC")" ]]; then
+    report app-src "in sync with test/sandbox/app and test/sandbox/auth"
+  else report app-src "stale (test/sandbox/app or test/sandbox/auth changed, or never installed)"; all=1; fi
   if [[ -s $SCOPED_SUDOERS ]] && grep -q "^AllowUsers.* $SCOPED_USER" "$SSH_DIR/sshd_config" 2>/dev/null \
-     && [[ -x $REPO_ROOT/node_modules/.bin/tsx && -s $LOCAL/config.yaml ]] \
-     && cmp -s "$SCOPED_SUDOERS" <("$REPO_ROOT/node_modules/.bin/tsx" "$REPO_ROOT/src/cli.ts" sudoers --config "$LOCAL/config.yaml" --user "$SCOPED_USER" 2>/dev/null); then
+     && cmp -s "$SCOPED_SUDOERS" <(sudoers_rules 2>/dev/null); then
     report scoped-sudo "$SCOPED_USER: $(grep -c "^$SCOPED_USER " "$SCOPED_SUDOERS") root commands ($SCOPED_SUDOERS)"
   else report scoped-sudo "missing or stale ($SCOPED_USER, $SCOPED_SUDOERS, AllowUsers)"; all=1; fi
   return "$all"
 }
 
+cmd_status() {
+  local all=0 h
+  for h in "${HOSTS[@]}"; do status_host "$h" || all=1; done
+  use_host prod
+  if [[ -s $LOCAL/config.yaml && -s $LOCAL/config-single.yaml && -s $LOCAL/sandbox.json && -s $LOCAL/id_ed25519 ]] \
+     && grep -q '"targets"' "$LOCAL/sandbox.json" \
+     && cmp -s "$LOCAL/id_ed25519" "$SECRETS/id_ed25519" 2>/dev/null \
+     && cmp -s "$LOCAL/secrets/sudo-password" "$SECRETS/sudo-password" 2>/dev/null; then
+    printf '%-19s %s\n' facts "$LOCAL"
+  else printf '%-19s %s\n' facts "missing or stale in $LOCAL"; all=1; fi
+  return "$all"
+}
+
 cmd_commit() {
   require_root
-  local msg="test commit" kv file content tmp sha
+  local msg="test commit" target=prod app=loop-api kv file content tmp sha
   local -a sets=()
   while (( $# )); do
     case $1 in
       -m) msg=$2; shift 2 ;;
+      --target) target=$2; shift 2 ;;
+      --app) app=$2; shift 2 ;;
       *=*) sets+=("$1"); shift ;;
-      *) die "commit: expected FILE=CONTENT or -m MSG, got '$1'" ;;
+      *) die "commit: expected FILE=CONTENT, -m MSG, --target NAME or --app NAME, got '$1'" ;;
     esac
   done
   (( ${#sets[@]} )) || die "commit: nothing to change (give FILE=CONTENT)"
+  use_host "$target"
+  use_app "$app"
+  [[ -d $A_ORIGIN ]] || die "commit: no origin for $app on $target ($A_ORIGIN); run 'up' first"
   tmp=$(mktemp -d)
   CLEANUP+=("rm -rf '$tmp'")
   chown "$NAS_USER:$NAS_USER" "$tmp"
-  git_nas clone -q -b "$BRANCH" "$ORIGIN" "$tmp/w"
+  git_nas clone -q -b "$BRANCH" "$A_ORIGIN" "$tmp/w"
   for kv in "${sets[@]}"; do
     file=${kv%%=*}; content=${kv#*=}
     [[ $file != /* && $file != *..* ]] || die "commit: bad path $file"
@@ -1001,5 +1421,5 @@ case ${1:-} in
   status) shift; cmd_status "$@" ;;
   reset) shift; cmd_reset "$@" ;;
   commit) shift; cmd_commit "$@" ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

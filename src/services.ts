@@ -9,20 +9,49 @@
 import { readPreviousStop } from './bluegreen/previous-color.js';
 import { PreviousColorWatch } from './bluegreen/previous-watch.js';
 import { stopPreviousIfDue } from './bluegreen/operations/stop-previous.js';
-import type { Secrets } from './config.js';
+import type { Config, RecreateConfig, Secrets } from './config.js';
 import { findApp, type AppEntry, type RootConfig, type Strategy } from './config/targets.js';
 import { createDockerEngine, type DockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
 import { ReadCoalescer } from './ops/coalesce.js';
 import type { Logger } from './log.js';
 import { createNotifier } from './notify/index.js';
-import { OperationEventHub } from './ops/events.js';
-import { colorContainerName, LABEL_VERSION } from './ops/status.js';
-import type { AppServices, RecreateServices, Services } from './ops/services.js';
+import { OperationEventHub, type OperationEvents } from './ops/events.js';
+import { colorContainerName, LABEL_VERSION } from './domain/index.js';
 import { createNasPool, targetRootRules } from './ssh/index.js';
 import type { SshPool } from './ssh/pool.js';
 
-export type { AppServices, RecreateServices, Services } from './ops/services.js';
+/*
+ * What tool handlers and the engine get to work with, for one app on one
+ * target. Handlers never see the SSH pool's raw connections: only the pool's
+ * bounded exec/stream API, the Docker engine and the app's own config view.
+ */
+export interface AppServices<C> {
+  /** The target's name (`default` for the single-NAS file). */
+  target: string;
+  /** This app's view: its target's SSH/sudo/docker/nginx parts, its own keys, the global sections. */
+  config: C;
+  /** The target's pool, shared by its apps. */
+  pool: SshPool;
+  docker: DockerEngine;
+  log: Logger;
+  /** Long operations (deploy, rollback, …) running in this process, every target and app. */
+  jobs: JobRegistry;
+  /** Identical NAS reads in flight share one trip; every operation phase of this app invalidates. */
+  reads: ReadCoalescer;
+  /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */
+  events?: OperationEvents;
+}
+
+/** A blue-green app (two colors behind nginx). */
+export interface Services extends AppServices<Config> {
+  /** Wakes this server when the previous color is due to stop (deploy.keepPrevious minutes); absent in one-shot CLI runs. */
+  previousColor?: PreviousColorWatch;
+}
+
+/** A recreate app (one container, replaced behind a health gate). */
+export type RecreateServices = AppServices<RecreateConfig>;
+
 
 /** One app on one target, with the services of its strategy. */
 export type AppScope =

@@ -12,7 +12,7 @@
 import { posix } from 'node:path';
 import { buildImageArgv } from '../docker/requests.js';
 import type { RootPrograms } from '../ssh/root-commands.js';
-import { assertStateDir, lockDetailsFile, lockDir } from './nas-state.js';
+import { assertStateDir, lockDetailsFile, lockDir, previousStopFile } from '../domain/index.js';
 
 export interface RemoteCommand {
   argv: string[];
@@ -178,4 +178,4 @@ export function lockAge(stateDir: string): RemoteCommand {
 export const ensureStateDir = (stateDir: string) => cmd(['mkdir', '-p', '--', assertStateDir(stateDir)]);
 
 /** Forgets the scheduled stop of the previous color (deploy.keepPrevious). */
-export const removePreviousStop = (stateDir: string) => cmd(['rm', '-f', '--', posix.join(assertStateDir(stateDir), 'previous-stop.json')]);
+export const removePreviousStop = (stateDir: string) => cmd(['rm', '-f', '--', previousStopFile(stateDir)]);

@@ -9,7 +9,7 @@
  */
 import { ExecAbortedError } from '../ssh/errors.js';
 import type { SshPool } from '../ssh/pool.js';
-import { probeFromNas, type HttpProbe } from '../ops/nas-http.js';
+import { probeFromNas, type HttpProbe } from '../ssh/nas-http.js';
 import type { HealthGate } from './types.js';
 
 export interface HealthTarget {

@@ -9,8 +9,8 @@
  *
  * I/O is injected (swap, stamp), so the logic is tested with fakes.
  */
+import type { LockDetails } from '../domain/index.js';
 import type { SwapOutcome } from './lock.js';
-import type { LockDetails } from './types.js';
 
 export interface HeartbeatIo {
   /** Compare-and-swap of the lock details: `expected` text → `next`. */

@@ -12,46 +12,26 @@
 import type { SshPool } from '../ssh/pool.js';
 import { readSmallFiles, writeFileAtomic } from '../ssh/files.js';
 import { ensureStateDir } from './commands.js';
-import { assertStateDir, historyFile, journalFile, parseJson, parseJsonLines } from './nas-state.js';
-import type { HistoryRecord, JournalEntry, OperationKind } from './types.js';
-
-/** A history line (JSON + newline) stays below this, so one write(2) appends it whole (PIPE_BUF is 4096). */
-export const HISTORY_LINE_MAX_BYTES = 3500;
-/** Past this many lines the history is trimmed… */
-export const HISTORY_MAX_LINES = 1000;
-/** …to this many (the newest). */
-export const HISTORY_KEEP_LINES = 500;
+import {
+  assertStateDir,
+  HISTORY_KEEP_LINES,
+  HISTORY_LINE_MAX_BYTES,
+  HISTORY_MAX_LINES,
+  historyFile,
+  historyLine,
+  journalFile,
+  parseHistory,
+  parseJournal,
+  serializeJournal,
+  type HistoryRecord,
+  type JournalEntry,
+  type OperationKind,
+} from '../domain/index.js';
 
 const JOURNAL_MAX_BYTES = 256 * 1024;
 const SFTP_NO_SUCH_FILE = 2;
 
 // ---------------------------------------------------------------- journal
-
-export function serializeJournal(entry: JournalEntry): string {
-  return `${JSON.stringify(entry, null, 2)}\n`;
-}
-
-function isJournalEntry(v: unknown): v is JournalEntry {
-  if (!v || typeof v !== 'object') return false;
-  const e = v as Record<string, unknown>;
-  return (
-    typeof e.operationId === 'string' &&
-    typeof e.kind === 'string' &&
-    typeof e.phase === 'string' &&
-    typeof e.startedAt === 'string' &&
-    typeof e.updatedAt === 'string' &&
-    typeof e.finished === 'boolean' &&
-    !!e.detail &&
-    typeof e.detail === 'object' &&
-    !Array.isArray(e.detail)
-  );
-}
-
-/** Parses journal.json; undefined for a missing, torn or foreign file. */
-export function parseJournal(text: string | undefined): JournalEntry | undefined {
-  const v = parseJson<unknown>(text);
-  return isJournalEntry(v) ? v : undefined;
-}
 
 const isNoSuchFile = (err: unknown) => (err as { code?: unknown } | null)?.code === SFTP_NO_SUCH_FILE;
 
@@ -155,52 +135,8 @@ export class Journal {
 
 // ---------------------------------------------------------------- history
 
-const TRUNC_MARK = '…[truncated]';
-
 function byteLen(s: string): number {
   return Buffer.byteLength(s, 'utf8');
-}
-
-/** Cuts a string to at most `maxChars` characters (code points, so no surrogate pair is split). */
-function cutChars(s: string, maxChars: number): string {
-  const chars = Array.from(s);
-  return chars.length <= maxChars ? s : chars.slice(0, maxChars).join('');
-}
-
-/**
- * The history line for a record (JSON, no newline), shortened to fit
- * HISTORY_LINE_MAX_BYTES with its newline: first `message` is truncated,
- * then (for absurd inputs) the other free-text fields.
- */
-export function historyLine(rec: HistoryRecord): string {
-  const limit = HISTORY_LINE_MAX_BYTES - 1; // the newline
-  let line = JSON.stringify(rec);
-  if (byteLen(line) <= limit) return line;
-  const r: HistoryRecord = { ...rec };
-  // Absurdly long other fields (not the message) would leave no room: cap them first.
-  if (byteLen(JSON.stringify({ ...r, message: null })) > limit - 512) {
-    for (const k of ['image', 'version', 'commit', 'who', 'id', 'outcome'] as const) {
-      const v = r[k];
-      if (typeof v === 'string' && byteLen(v) > 256) (r as unknown as Record<string, string>)[k] = cutChars(v, 200) + TRUNC_MARK;
-    }
-  }
-  if (typeof r.message === 'string') {
-    // JSON escaping can make one character 6 bytes (\u0001): search the longest prefix that fits.
-    const chars = Array.from(r.message);
-    const withPrefix = (k: number) => JSON.stringify({ ...r, message: chars.slice(0, k).join('') + (k < chars.length ? TRUNC_MARK : '') });
-    let lo = 0;
-    let hi = chars.length;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (byteLen(withPrefix(mid)) <= limit) lo = mid;
-      else hi = mid - 1;
-    }
-    line = withPrefix(lo);
-  } else {
-    line = JSON.stringify(r);
-  }
-  if (byteLen(line) > limit) throw new Error(`history record ${rec.id.slice(0, 80)} cannot be shortened below ${HISTORY_LINE_MAX_BYTES} bytes`);
-  return line;
 }
 
 /**
@@ -246,17 +182,6 @@ export async function appendHistory(pool: SshPool, stateDir: string, rec: Histor
   }
   if (r.code !== 0) throw new Error(`cannot append to ${historyFile(dir)}: ${r.stderr.trim().slice(0, 300) || `exit ${r.code ?? r.signal}`}`);
   return { trimmed: r.stdout.includes('trimmed') };
-}
-
-function isHistoryRecord(v: unknown): v is HistoryRecord {
-  if (!v || typeof v !== 'object') return false;
-  const h = v as Record<string, unknown>;
-  return typeof h.id === 'string' && typeof h.kind === 'string' && typeof h.startedAt === 'string' && typeof h.outcome === 'string';
-}
-
-/** Parses history text into records, newest first, at most `limit`. Torn or foreign lines are skipped. */
-export function parseHistory(text: string | undefined, limit: number): HistoryRecord[] {
-  return parseJsonLines<unknown>(text).filter(isHistoryRecord).reverse().slice(0, Math.max(0, limit));
 }
 
 /** The last `limit` history records, newest first. */

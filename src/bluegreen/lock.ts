@@ -17,27 +17,10 @@ import { randomBytes } from 'node:crypto';
 import type { SshPool } from '../ssh/pool.js';
 import { readSmallFiles, writeFileAtomic } from '../ssh/files.js';
 import { LOCK_EXIT, lockAge, mkdirLock, removeLock, removeLockIf, replaceLockDetailsIf, type RemoteCommand } from './commands.js';
-import { assertStateDir, lockDetailsFile, lockDir, parseJson } from './nas-state.js';
-import { LockHeldError, type LockDetails } from './types.js';
-
-export { assertStateDir } from './nas-state.js';
+import { assertStateDir, lockDetailsFile, lockDir, parseLockDetails, serializeLockDetails, type LockDetails } from '../domain/index.js';
+import { LockHeldError } from './types.js';
 
 const DETAILS_MAX_BYTES = 64 * 1024;
-
-export function serializeLockDetails(details: LockDetails): string {
-  return `${JSON.stringify(details)}\n`;
-}
-
-function isLockDetails(v: unknown): v is LockDetails {
-  if (!v || typeof v !== 'object') return false;
-  const d = v as Record<string, unknown>;
-  return typeof d.operationId === 'string' && typeof d.operation === 'string' && typeof d.holder === 'string' && typeof d.since === 'string';
-}
-
-export function parseLockDetails(text: string | undefined): LockDetails | undefined {
-  const v = parseJson<unknown>(text);
-  return isLockDetails(v) ? v : undefined;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exec = (pool: SshPool, c: RemoteCommand, signal?: AbortSignal) => pool.exec(c.argv, { sudo: c.sudo, timeoutMs: c.timeoutMs, signal });

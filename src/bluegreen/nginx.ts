@@ -14,10 +14,7 @@ import type { Config } from '../config.js';
 import type { SshPool } from '../ssh/pool.js';
 import { readFileIfExists, readSmallFiles, writeFileAtomic } from '../ssh/files.js';
 import { ensureStateDir, nginxReload, nginxTest, removeFile, type RemoteCommand } from './commands.js';
-import { assertStateDir } from './nas-state.js';
-import { parseUpstream, renderUpstream, type Color, type UpstreamInfo } from './upstream.js';
-
-export const upstreamPrevFile = (stateDir: string) => posix.join(assertStateDir(stateDir), 'upstream.prev');
+import { assertStateDir, parseUpstream, renderUpstream, upstreamPrevFile, type Color, type UpstreamInfo } from '../domain/index.js';
 
 /** What nginx printed, cut to this many characters for messages. */
 export const NGINX_OUTPUT_MAX = 1024;

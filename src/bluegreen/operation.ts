@@ -16,12 +16,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Services } from '../ops/services.js';
+import type { Services } from '../services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
 import { Heartbeat } from './heartbeat.js';
 import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
-import type { HistoryRecord, JournalEntry, LockDetails, OperationKind, ProgressFn } from './types.js';
-import type { Color } from './upstream.js';
+import type { Color, HistoryRecord, JournalEntry, LockDetails, OperationKind } from '../domain/index.js';
+import type { ProgressFn } from './types.js';
 
 /** Who asked: recorded in the lock and the history. */
 export interface Who {
@@ -164,6 +164,7 @@ export async function runOperation<P extends string, R>(
     kind: o.kind,
     app: config.app.name,
     target: svc.target,
+    host: config.nas.host,
     who: o.who.caller,
     startedAt,
     detail: { ...(o.facts?.fromColor ? { fromColor: o.facts.fromColor } : {}), ...(o.detail ?? {}) },
@@ -179,6 +180,7 @@ export async function runOperation<P extends string, R>(
       kind: o.kind,
       app: config.app.name,
       target: svc.target,
+      host: config.nas.host,
       who: o.who.caller,
       outcome,
       fromColor: null,

@@ -11,42 +11,11 @@
  * (same deployment label), still running and still not live: a later deploy
  * or a rollback that made it live again simply voids the record.
  */
-import { posix } from 'node:path';
 import type { ContainerInfo, DockerEngine } from '../docker/index.js';
-import { LABEL_DEPLOYMENT } from '../ops/status.js';
+import { LABEL_DEPLOYMENT, parsePreviousStop, previousStopFile, type Color, type PreviousStop } from '../domain/index.js';
 import { readSmallFiles, writeFileAtomic } from '../ssh/files.js';
 import type { SshPool } from '../ssh/pool.js';
 import { ensureStateDir, removePreviousStop } from './commands.js';
-import { assertStateDir, parseJson } from './nas-state.js';
-import type { Color } from './upstream.js';
-
-/** Same path as commands.removePreviousStop. */
-export const previousStopFile = (stateDir: string) => posix.join(assertStateDir(stateDir), 'previous-stop.json');
-
-/** A scheduled stop of the color traffic left. */
-export interface PreviousStop {
-  container: string;
-  color: Color;
-  /** The deployment label of that container when the stop was scheduled. */
-  deploymentId: string | null;
-  /** ISO time after which it is stopped. */
-  stopAt: string;
-  /** The operation that scheduled it. */
-  setBy: string;
-}
-
-export function parsePreviousStop(text: string | undefined): PreviousStop | undefined {
-  const v = parseJson<Record<string, unknown>>(text);
-  if (!v || typeof v !== 'object') return undefined;
-  if (typeof v.container !== 'string' || (v.color !== 'blue' && v.color !== 'green') || typeof v.stopAt !== 'string' || Number.isNaN(Date.parse(v.stopAt))) return undefined;
-  return {
-    container: v.container,
-    color: v.color,
-    deploymentId: typeof v.deploymentId === 'string' ? v.deploymentId : null,
-    stopAt: v.stopAt,
-    setBy: typeof v.setBy === 'string' ? v.setBy : 'unknown',
-  };
-}
 
 export type PreviousStopDecision =
   | { action: 'wait'; dueInMs: number }

@@ -7,7 +7,7 @@
  */
 import type { DockerEngine } from '../docker/index.js';
 import { planImageRetention, type RetentionPlan } from './retention.js';
-import type { HistoryRecord } from './types.js';
+import type { HistoryRecord } from '../domain/index.js';
 
 export interface PruneReport {
   /** Our images kept, with why (live, previous, in_use, newest). */

@@ -10,7 +10,7 @@
  *   inspection.
  * - note_backup: say where the OAuth files moved (reset/restore).
  */
-import type { OperationKind } from './types.js';
+import type { OperationKind } from '../domain/index.js';
 
 export type CompensatingAction = 'check_traffic' | 'stop_unswitched_idle' | 'note_backup';
 

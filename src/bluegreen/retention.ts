@@ -9,9 +9,8 @@
  * container uses, running or stopped, is kept (and the Engine would refuse
  * its removal anyway: we never force, never `image prune -a`).
  */
+import { type HistoryRecord, LABEL_APP, LABEL_COMMIT, LABEL_VERSION } from '../domain/index.js';
 import type { ContainerImageUse } from '../docker/index.js';
-import { LABEL_APP, LABEL_COMMIT, LABEL_VERSION } from '../ops/status.js';
-import type { HistoryRecord } from './types.js';
 
 /** An image as the Engine lists it (GET /images/json). */
 export interface ImageRecord {

@@ -20,7 +20,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OperationEvents } from '../ops/events.js';
-import type { Services } from '../ops/services.js';
+import type { Services } from '../services.js';
 import type { PoolStats } from '../ssh/pool.js';
 
 /** Where the figures come from; each part optional (framework tests have no NAS). */

@@ -59,6 +59,12 @@ function side(color: string | null, version: string | null): string {
 }
 
 /** One line for humans: `loop-api deploy succeeded on nas.local: blue 1.0.0 → green 1.1.0 in 12.8 s (by token:ab12…)`. */
+/** Where: the target and its host (`prod (nas.local)`), or the host alone for the single-NAS file's `default`. */
+export function whereOf(n: Pick<OperationNotice, 'target' | 'host'>): string {
+  if (!n.host || n.host === n.target) return n.target;
+  return n.target === 'default' ? n.host : `${n.target} (${n.host})`;
+}
+
 export function summaryLine(n: OperationNotice): string {
   const moved =
     n.fromColor && n.toColor && n.fromColor !== n.toColor
@@ -66,7 +72,7 @@ export function summaryLine(n: OperationNotice): string {
       : n.toColor || n.toVersion
         ? `: ${side(n.toColor, n.toVersion)}`
         : '';
-  return `${n.app} ${n.kind} ${OUTCOME_WORD[n.outcome]} on ${n.target}${moved} in ${formatDurationMs(n.durationMs)} (by ${n.who})`;
+  return `${n.app} ${n.kind} ${OUTCOME_WORD[n.outcome]} on ${whereOf(n)}${moved} in ${formatDurationMs(n.durationMs)} (by ${n.who})`;
 }
 
 export function shortMessage(m: string | null): string | null {
@@ -84,6 +90,7 @@ export function jsonPayload(n: OperationNotice): WebhookRequest {
     outcome: n.outcome,
     app: n.app,
     target: n.target,
+    host: n.host ?? null,
     who: n.who,
     fromColor: n.fromColor,
     toColor: n.toColor,
@@ -107,7 +114,7 @@ export function slackEscape(s: string): string {
 
 function facts(n: OperationNotice): Array<[string, string]> {
   const f: Array<[string, string]> = [
-    ['Target', `${n.app} on ${n.target}`],
+    ['Target', `${n.app} on ${whereOf(n)}`],
     ['Outcome', n.outcome],
   ];
   if (n.fromColor || n.fromVersion) f.push(['From', side(n.fromColor, n.fromVersion)]);

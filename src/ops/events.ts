@@ -15,8 +15,10 @@ export interface OperationStarted {
   /** deploy, rollback, restart, stop, reset_oauth, recover (and kinds added later). */
   kind: string;
   app: string;
-  /** The NAS (host of the SSH target) the operation runs on. */
+  /** The configured target the operation runs on (`default` for the single-NAS file)… */
   target: string;
+  /** …and that target's NAS host. */
+  host?: string;
   who: string;
   startedAt: string;
   /** What the engine knows up front (fromColor, toColor, container, …). */
@@ -35,6 +37,7 @@ export interface OperationFinished {
   kind: string;
   app: string;
   target: string;
+  host?: string;
   who: string;
   outcome: OperationOutcome;
   fromColor: string | null;

@@ -6,9 +6,8 @@
  */
 import type { Fleet, AppScope } from '../services.js';
 import { readSmallFiles } from '../ssh/files.js';
-import { lockDetailsFile } from '../bluegreen/nas-state.js';
-import { parseJson } from '../bluegreen/nas-state.js';
-import { LABEL_VERSION, readStatus } from './status.js';
+import { LABEL_VERSION, lockDetailsFile, parseJson } from '../domain/index.js';
+import { readStatus } from './status.js';
 
 export interface AppRow {
   target: string;

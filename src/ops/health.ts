@@ -3,10 +3,9 @@
  * front on the NAS, and each color's own port on the NAS (through SSH
  * forwarding, so no shell or curl is needed there). Probes run in parallel.
  */
-import { COLORS, type Color } from '../bluegreen/upstream.js';
-import { probeFromNas, probeUrl, type HttpProbe } from './nas-http.js';
-import type { Services } from './services.js';
-import { colorContainerName } from './status.js';
+import { type Color, colorContainerName, COLORS } from '../domain/index.js';
+import { probeFromNas, probeUrl, type HttpProbe } from '../ssh/nas-http.js';
+import type { Services } from '../services.js';
 
 export interface HealthCheck extends HttpProbe {
   target: string;

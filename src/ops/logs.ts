@@ -4,11 +4,10 @@
  * wire, and the answer keeps the NEWEST lines within `maxBytes`, saying how
  * much was cut and how to narrow the request.
  */
+import { type Color, colorContainerName, COLORS } from '../domain/index.js';
 import { DockerError, type LogLine } from '../docker/index.js';
-import { colorContainerName } from './status.js';
-import { COLORS, type Color } from '../bluegreen/upstream.js';
 import { readUpstream } from '../bluegreen/nginx.js';
-import type { Services } from './services.js';
+import type { Services } from '../services.js';
 import { compileGrep, filterLines } from './grep.js';
 import { LogsInputError } from './logs-errors.js';
 

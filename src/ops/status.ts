@@ -4,23 +4,32 @@
  * file actually in place, the lock, the interrupted operation if any, and
  * the recent deployments. Two round trips, run in parallel.
  */
-import { historyFile, journalFile, lockDetailsFile, lockDir, parseJson, parseJsonLines } from '../bluegreen/nas-state.js';
+import {
+  colorContainerName,
+  COLORS,
+  historyFile,
+  journalFile,
+  LABEL_APP,
+  LABEL_COLOR,
+  LABEL_COMMIT,
+  LABEL_DEPLOYMENT,
+  LABEL_VERSION,
+  lockDetailsFile,
+  lockDir,
+  parseJson,
+  parseJsonLines,
+  parsePreviousStop,
+  parseUpstream,
+  previousStopFile,
+  type Color,
+  type HistoryRecord,
+  type JournalEntry,
+} from '../domain/index.js';
 import { readSmallFiles, remoteExists } from '../ssh/files.js';
-import type { HistoryRecord, JournalEntry } from '../bluegreen/types.js';
 import { listBackups } from '../bluegreen/operations/oauth-files.js';
-import { COLORS, parseUpstream, type Color } from '../bluegreen/upstream.js';
 import type { ContainerInfo } from '../docker/index.js';
-import type { Services } from './services.js';
-import { parsePreviousStop, previousStopFile } from '../bluegreen/previous-color.js';
+import type { Services } from '../services.js';
 import { retainedVersions, type RetainedVersion } from '../bluegreen/retention.js';
-
-export const LABEL_APP = 'loop-ops.app';
-export const LABEL_COLOR = 'loop-ops.color';
-export const LABEL_VERSION = 'loop-ops.version';
-export const LABEL_COMMIT = 'loop-ops.commit';
-export const LABEL_DEPLOYMENT = 'loop-ops.deployment';
-
-export const colorContainerName = (app: string, color: Color) => `${app}-${color}`;
 
 export interface ContainerSummary {
   name: string;
@@ -51,7 +60,7 @@ export interface LockInfo {
   heartbeatAt: string | null;
 }
 
-/** The history and journal records are the engine's own (src/bluegreen/types.ts). */
+/** The history and journal records are the NAS's own (src/domain/state-files.ts). */
 export type DeploymentRecord = HistoryRecord;
 export type JournalInfo = JournalEntry;
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { newOperationId } from '../bluegreen/operation.js';
-import type { OperationKind } from '../bluegreen/types.js';
+import type { OperationKind } from '../domain/index.js';
 import type { JobHandle, JobSnapshot } from '../jobs.js';
 import type { Services } from '../services.js';
 import { ToolError, type ToolContext } from './types.js';

@@ -9,11 +9,13 @@ import { createNasPool, type RootRule } from '../../src/ssh/index.js';
 import type { SshPool } from '../../src/ssh/pool.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+/** The sandbox's targets file: prod and staging, loop-api and loop-auth on each. */
 export const SANDBOX_CONFIG = join(REPO_ROOT, '.sandbox', 'config.yaml');
+/** Prod's loop-api in the single-NAS format: the suite written for one app runs on it, so that format stays tested. */
+export const SANDBOX_SINGLE_CONFIG = join(REPO_ROOT, '.sandbox', 'config-single.yaml');
 
 export function sandboxConfig(env: Record<string, string | undefined> = {}): { config: Config; secrets: Secrets } {
-  const { config, secrets } = loadConfig({ file: SANDBOX_CONFIG, env });
-  // The first blue-green app (prod's loop-api): what the single-app tests work on.
+  const { config, secrets } = loadConfig({ file: SANDBOX_SINGLE_CONFIG, env });
   return { config: blueGreenConfig(config), secrets };
 }
 

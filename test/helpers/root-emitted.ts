@@ -8,7 +8,7 @@
 import type { Config } from '../../src/config.js';
 import { backupDir, backupsRoot, copyExact, dockerBuild, listDir, makeDir, moveInto, nginxReload, nginxTest, pathExists, type RemoteCommand } from '../../src/bluegreen/commands.js';
 import { newBackupName, oauthPaths } from '../../src/bluegreen/operations/oauth-files.js';
-import type { Services } from '../../src/ops/services.js';
+import type { Services } from '../../src/services.js';
 import { BACKUP_KINDS, rootArgv, rootPolicyFor } from '../../src/ssh/root-commands.js';
 
 export function emittedRootCommands(config: Config, timeoutSec: number, at: Date): Array<[string, string[]]> {

@@ -103,7 +103,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     const [dep, rb] = received.map((x) => x.body);
     expect(received.every((x) => x.path === HOOK_PATH)).toBe(true);
     const who = expect.stringMatching(/^token:[0-9a-f]{12}$/);
-    expect(dep).toMatchObject({ app: 'loop-api', target: '127.0.0.1', fromColor: 'blue', toColor: 'green', fromVersion: '1.0.0', toVersion: '1.1.0', who });
+    expect(dep).toMatchObject({ app: 'loop-api', target: 'default', host: '127.0.0.1', fromColor: 'blue', toColor: 'green', fromVersion: '1.0.0', toVersion: '1.1.0', who });
     expect(rb).toMatchObject({ fromColor: 'green', toColor: 'blue', fromVersion: '1.1.0', toVersion: '1.0.0', who });
     expect(dep!.durationMs).toBeGreaterThan(0);
     expect(dep!.operationId).toBe((d.structuredContent as { jobId: string }).jobId);

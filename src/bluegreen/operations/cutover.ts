@@ -9,14 +9,13 @@
  */
 import type { ContainerSpec } from '../../docker/index.js';
 import { nginxReload, nginxTest, showCommand } from '../commands.js';
-import type { Services } from '../../ops/services.js';
-import { colorContainerName, LABEL_APP, LABEL_COLOR } from '../../ops/status.js';
+import type { Services } from '../../services.js';
+import { type Color, colorContainerName, LABEL_APP, LABEL_COLOR } from '../../domain/index.js';
 import { waitHealthy } from '../health-gate.js';
 import { switchUpstream } from '../nginx.js';
 import { LockLostError, type OperationContext } from '../operation.js';
 import { noteStep, type PlanStep } from '../plan.js';
 import type { HealthGate } from '../types.js';
-import type { Color } from '../upstream.js';
 import { describeProbe, verifyFront } from './shared.js';
 
 /** The operation that created a container (recover stops an idle color its interrupted operation started). */

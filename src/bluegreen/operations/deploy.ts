@@ -2,12 +2,11 @@
  * deploy: source (pull or ref) → build an immutable image → the shared
  * cut-over to the idle color.
  */
-import { colorContainerName, LABEL_APP, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName, LABEL_APP, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, otherColor } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { dockerBuild, gitCheckout, gitDescribe, gitFetch, gitHead, gitPull, GIT_REF_RE, mkdirLock, readVersionFile } from '../commands.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { commandStep, noteStep, type PlanStep } from '../plan.js';
-import { otherColor, type Color } from '../upstream.js';
 import { colorSpec, cutover, CutoverFailed, cutoverPlan, type Cutover, type CutoverPhase } from './cutover.js';
 import { configGate, lastLogs, liveColor, msRound, runCommand } from './shared.js';
 import { pruneAfterDeploy, retireMode, schedulePreviousStop } from './versions.js';

@@ -4,7 +4,7 @@
  * lists. Backups are never deleted by us.
  */
 import { posix } from 'node:path';
-import type { Services } from '../../ops/services.js';
+import type { Services } from '../../services.js';
 import { backupDir, backupsRoot, listDir, makeDir, moveInto, OAUTH_BACKUP_NAME_RE, pathExists, type RemoteCommand } from '../commands.js';
 import { runCommand } from './shared.js';
 

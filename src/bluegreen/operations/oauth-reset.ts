@@ -5,11 +5,11 @@
  * recreated from the live one's spec, starts with fresh keys and DB, is
  * gated and switched to. The live color keeps serving until the switch.
  */
-import type { Services } from '../../ops/services.js';
+import type { Services } from '../../services.js';
 import { backupDir, mkdirLock } from '../commands.js';
 import { runOperation, type OperationOptions } from '../operation.js';
 import { commandStep, noteStep, type PlanStep } from '../plan.js';
-import type { Color } from '../upstream.js';
+import type { Color } from '../../domain/index.js';
 import type { CutoverPhase } from './cutover.js';
 import { backupCommands, moveLiveIntoBackup, newBackupName } from './oauth-files.js';
 import { planRecreate, recreatedNames, recreateIdle, recreatePlanSteps } from './recreate.js';

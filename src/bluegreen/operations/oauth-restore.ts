@@ -6,11 +6,11 @@
  * restored files, is gated and switched to.
  */
 import { posix } from 'node:path';
-import type { Services } from '../../ops/services.js';
+import type { Services } from '../../services.js';
 import { assertBackupName, backupDir, copyExact, mkdirLock, pathExists, type RemoteCommand } from '../commands.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { commandStep, noteStep, type PlanStep } from '../plan.js';
-import type { Color } from '../upstream.js';
+import type { Color } from '../../domain/index.js';
 import type { CutoverPhase } from './cutover.js';
 import { backupCommands, listBackups, moveLiveIntoBackup, newBackupName, oauthPaths } from './oauth-files.js';
 import { planRecreate, recreatedNames, recreateIdle, recreatePlanSteps } from './recreate.js';

@@ -8,16 +8,14 @@
  * release_lock: the explicit, confirmed removal of a stale lock
  * (compare-and-delete), for when recover is not wanted.
  */
-import type { Services } from '../../ops/services.js';
-import { colorContainerName, LABEL_DEPLOYMENT } from '../../ops/status.js';
+import type { Services } from '../../services.js';
+import { type Color, colorContainerName, type JournalEntry, LABEL_DEPLOYMENT, type OperationKind } from '../../domain/index.js';
 import { waitHealthy } from '../health-gate.js';
 import { readJournal } from '../journal.js';
 import { describeHolder, inspectLock, lockIsLive, releaseLockIf } from '../lock.js';
 import { readUpstream, switchUpstream } from '../nginx.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { compensation } from '../recover-table.js';
-import type { JournalEntry, OperationKind } from '../types.js';
-import type { Color } from '../upstream.js';
 import { LABEL_OPERATION } from './cutover.js';
 import { colorTarget, quickGate } from './shared.js';
 

@@ -5,11 +5,10 @@
  * restarting container.
  */
 import type { ContainerSpec } from '../../docker/index.js';
-import { colorContainerName } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName, otherColor } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { OperationError, type OperationContext } from '../operation.js';
 import type { PlanStep } from '../plan.js';
-import { otherColor, type Color } from '../upstream.js';
 import { colorSpec, cutover, CutoverFailed, cutoverPlan, LABEL_OPERATION, type Cutover, type CutoverPhase, type CutoverResult } from './cutover.js';
 import { configGate, lastLogs } from './shared.js';
 

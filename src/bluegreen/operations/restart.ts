@@ -4,12 +4,11 @@
  * verified; the old color is retired per deploy.keepPrevious). `inPlace`
  * restarts the live container itself: requests fail while it restarts.
  */
-import { colorContainerName } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { waitHealthy } from '../health-gate.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { noteStep, type PlanStep } from '../plan.js';
-import type { Color } from '../upstream.js';
 import type { CutoverPhase } from './cutover.js';
 import { planRecreate, recreateIdle, recreatePlanSteps } from './recreate.js';
 import { colorTarget, configGate, describeProbe, lastLogs, liveColor, msRound } from './shared.js';

@@ -5,12 +5,11 @@
  * health gate → switch → verify), with the live color's env, volumes and
  * network: zero downtime, no rebuild.
  */
-import { colorContainerName, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, otherColor } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { readHistory } from '../journal.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { resolveRollbackTarget, type RetainedVersion } from '../retention.js';
-import { otherColor, type Color } from '../upstream.js';
 import { cutover, CutoverFailed, type CutoverPhase } from './cutover.js';
 import { schedulePreviousStop } from './versions.js';
 import { lastLogs, liveColor, msRound } from './shared.js';

@@ -1,8 +1,7 @@
 /** rollback: the shared cut-over back to the other color's existing container. */
-import { colorContainerName, LABEL_COMMIT, LABEL_VERSION } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName, LABEL_COMMIT, LABEL_VERSION, otherColor } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
-import { otherColor, type Color } from '../upstream.js';
 import { cutover, CutoverFailed, type CutoverPhase } from './cutover.js';
 import { configGate, lastLogs, liveColor, quickGate } from './shared.js';
 

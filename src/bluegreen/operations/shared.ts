@@ -3,14 +3,14 @@
  * live color from the upstream in place, the last log lines of a container,
  * the verification through the front, and running a RemoteCommand.
  */
-import type { Services } from '../../ops/services.js';
-import { probeFromNas, type HttpProbe } from '../../ops/nas-http.js';
+import type { Services } from '../../services.js';
+import { probeFromNas, type HttpProbe } from '../../ssh/nas-http.js';
 import type { ExecResult } from '../../ssh/pool.js';
 import type { RemoteCommand } from '../commands.js';
 import { readUpstream } from '../nginx.js';
 import { OperationError } from '../operation.js';
 import type { HealthGate, ProgressFn } from '../types.js';
-import type { Color } from '../upstream.js';
+import type { Color } from '../../domain/index.js';
 
 /** Sleeps `ms`, or less if the signal aborts (then resolves: the caller's next step sees the abort). */
 export const sleep = (ms: number, signal?: AbortSignal) =>

@@ -4,7 +4,7 @@
  * under the lock, recorded in the history. Looked at without the lock first,
  * so a record that no longer applies costs nothing; decided again under it.
  */
-import type { Services } from '../../ops/services.js';
+import type { Services } from '../../services.js';
 import { readUpstream } from '../nginx.js';
 import { runOperation } from '../operation.js';
 import { decidePreviousStop, readPreviousStop, sweepPreviousStop } from '../previous-color.js';

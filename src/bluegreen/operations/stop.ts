@@ -1,6 +1,6 @@
 /** stop: one container of the app (a color) or a watched sibling, confirmed by name. */
-import { colorContainerName } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { colorContainerName } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { liveColor } from './shared.js';
 

@@ -6,13 +6,12 @@
  * on the new version and verified.
  */
 import { keepPreviousPolicy } from '../../config.js';
-import { colorContainerName, LABEL_DEPLOYMENT } from '../../ops/status.js';
-import type { Services } from '../../ops/services.js';
+import { type Color, colorContainerName, LABEL_DEPLOYMENT } from '../../domain/index.js';
+import type { Services } from '../../services.js';
 import { readHistory } from '../journal.js';
 import type { OperationContext } from '../operation.js';
 import { clearPreviousStop, scheduleFor, writePreviousStop } from '../previous-color.js';
 import { pruneAppImages, type PruneReport } from '../prune.js';
-import type { Color } from '../upstream.js';
 
 /** What the cut-over does with the old color itself: only "stopped" stops it at once. */
 export function retireMode(svc: Services): 'running' | 'stopped' {

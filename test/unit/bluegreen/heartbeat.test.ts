@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_EXIT, lockAge, mkdirLock, removeLockIf, replaceLockDetailsIf, type RemoteCommand } from '../../../src/bluegreen/commands.js';
 import { Heartbeat } from '../../../src/bluegreen/heartbeat.js';
-import { parseLockAge, serializeLockDetails, type SwapOutcome } from '../../../src/bluegreen/lock.js';
-import type { LockDetails } from '../../../src/bluegreen/types.js';
+import { type LockDetails, serializeLockDetails } from '../../../src/domain/index.js';
+import { parseLockAge, type SwapOutcome } from '../../../src/bluegreen/lock.js';
 
 const details: LockDetails = { operationId: 'deploy-1', operation: 'deploy', holder: 'me', since: '2026-12-06T03:00:00.000Z', host: 'h', pid: 1 };
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ensureStateDir, LOCK_EXIT, lockAge, mkdirLock, removeLock, removeLockIf, replaceLockDetailsIf } from '../../../src/bluegreen/commands.js';
-import { assertStateDir, describeHolder, lockIsLive, parseLockAge, parseLockDetails, serializeLockDetails } from '../../../src/bluegreen/lock.js';
-import { LockHeldError, type LockDetails } from '../../../src/bluegreen/types.js';
+import { assertStateDir, type LockDetails, serializeLockDetails } from '../../../src/domain/index.js';
+import { describeHolder, lockIsLive, parseLockAge } from '../../../src/bluegreen/lock.js';
+import { LockHeldError } from '../../../src/bluegreen/types.js';
 
 const mkdirLockArgv = (d: string) => mkdirLock(d).argv;
 const removeLockArgv = (d: string) => removeLock(d).argv;
@@ -89,18 +90,6 @@ describe('lock liveness', () => {
 });
 
 describe('lock details', () => {
-  it('serialise to one JSON line and parse back', () => {
-    const text = serializeLockDetails(details);
-    expect(text.endsWith('\n')).toBe(true);
-    expect(text.trimEnd()).not.toContain('\n');
-    expect(parseLockDetails(text)).toEqual(details);
-  });
-  it('torn or foreign details parse to undefined', () => {
-    expect(parseLockDetails('{"operationId":"op-1","oper')).toBeUndefined();
-    expect(parseLockDetails('{"a":1}')).toBeUndefined();
-    expect(parseLockDetails('null')).toBeUndefined();
-    expect(parseLockDetails(undefined)).toBeUndefined();
-  });
   it('LockHeldError names the holder', () => {
     const e = new LockHeldError(details);
     expect(e.message).toContain('token:ab12');

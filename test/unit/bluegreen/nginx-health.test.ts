@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { describeProbe, probeVerdict, waitHealthy } from '../../../src/bluegreen/health-gate.js';
-import { NGINX_OUTPUT_MAX, NGINX_PROCS_ARGV, oldWorkersRetired, parseNginxProcs, trimNginxOutput, upstreamPrevFile } from '../../../src/bluegreen/nginx.js';
-import type { HttpProbe } from '../../../src/ops/nas-http.js';
+import { NGINX_OUTPUT_MAX, NGINX_PROCS_ARGV, oldWorkersRetired, parseNginxProcs, trimNginxOutput } from '../../../src/bluegreen/nginx.js';
+import type { HttpProbe } from '../../../src/ssh/nas-http.js';
 import type { SshPool } from '../../../src/ssh/pool.js';
 
 const probe = (o: Partial<HttpProbe>): HttpProbe => ({ ok: false, status: undefined, latencyMs: 1, body: '', error: undefined, ...o });
 
 describe('nginx helpers', () => {
-  it('upstream.prev lives in the state dir', () => {
-    expect(upstreamPrevFile('/volume1/docker/loop-ops')).toBe('/volume1/docker/loop-ops/upstream.prev');
-    expect(() => upstreamPrevFile('relative')).toThrow();
-  });
   it('nginx output is trimmed to 1 KB', () => {
     expect(trimNginxOutput('  nginx: [emerg] x\r\n')).toBe('nginx: [emerg] x');
     const t = trimNginxOutput('e'.repeat(5000));

@@ -9,7 +9,7 @@ import { configSchema } from '../../../src/config.js';
 import { OperationError, runOperation } from '../../../src/bluegreen/operation.js';
 import type { OperationFinished, OperationPhase, OperationStarted } from '../../../src/ops/events.js';
 import { OperationEventHub } from '../../../src/ops/events.js';
-import type { Services } from '../../../src/ops/services.js';
+import type { Services } from '../../../src/services.js';
 import { memoryLogger } from '../server/fixtures.js';
 
 const ok = { code: 0, signal: undefined, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, durationMs: 1 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { removePreviousStop } from '../../../src/bluegreen/commands.js';
-import { decidePreviousStop, parsePreviousStop, previousStopFile, scheduleFor, type PreviousStop } from '../../../src/bluegreen/previous-color.js';
+import type { PreviousStop } from '../../../src/domain/index.js';
+import { decidePreviousStop, scheduleFor } from '../../../src/bluegreen/previous-color.js';
 
 const now = new Date('2026-12-06T03:00:00.000Z');
 const rec: PreviousStop = scheduleFor({ container: 'loop-api-blue', color: 'blue', deploymentId: 'deploy-1', minutes: 30, setBy: 'deploy-2', now });
@@ -22,17 +22,5 @@ describe('timed retention of the previous color', () => {
     expect(decidePreviousStop(rec, later(31), 'green', { state: 'running', labels: { 'loop-ops.deployment': 'deploy-3' } })).toMatchObject({ action: 'drop', why: expect.stringMatching(/replaced/) });
     expect(decidePreviousStop(rec, later(31), 'green', undefined)).toMatchObject({ action: 'drop', why: expect.stringMatching(/no longer exists/) });
     expect(decidePreviousStop(rec, later(31), 'green', { ...running, state: 'exited' })).toMatchObject({ action: 'drop', why: expect.stringMatching(/already exited/) });
-  });
-  it('reads its NAS file tolerantly', () => {
-    expect(parsePreviousStop(JSON.stringify(rec))).toEqual(rec);
-    expect(parsePreviousStop('{"container":"x","color":"red","stopAt":"2026-12-06T03:30:00Z"}')).toBeUndefined();
-    expect(parsePreviousStop('{"container":"x","color":"blue","stopAt":"soon"}')).toBeUndefined();
-    expect(parsePreviousStop('{"contai')).toBeUndefined();
-    expect(parsePreviousStop(undefined)).toBeUndefined();
-  });
-  it('keeps its file in the state dir', () => {
-    expect(previousStopFile('/volume1/docker/loop-ops')).toBe('/volume1/docker/loop-ops/previous-stop.json');
-    expect(removePreviousStop('/volume1/docker/loop-ops')).toEqual({ argv: ['rm', '-f', '--', '/volume1/docker/loop-ops/previous-stop.json'], sudo: false, timeoutMs: 15_000 });
-    expect(() => previousStopFile('/')).toThrow();
   });
 });

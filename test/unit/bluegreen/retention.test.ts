@@ -8,7 +8,7 @@ import {
   retainedVersions,
   type ImageRecord,
 } from '../../../src/bluegreen/retention.js';
-import type { HistoryRecord } from '../../../src/bluegreen/types.js';
+import type { HistoryRecord } from '../../../src/domain/index.js';
 import type { ContainerImageUse } from '../../../src/docker/index.js';
 
 const APP = 'loop-api';

@@ -14,7 +14,8 @@ const deploy: OperationNotice = {
   operationId: 'deploy-20261206-031500-ab12',
   kind: 'deploy',
   app: 'loop-api',
-  target: 'nas.local',
+  target: 'prod',
+  host: 'nas.local',
   who: 'token:0a1b2c3d4e5f',
   outcome: 'succeeded',
   fromColor: 'blue',
@@ -38,12 +39,16 @@ const hostile: OperationNotice = {
 
 describe('summaryLine', () => {
   it('names app, kind, outcome, target, both sides, duration and who', () => {
-    expect(summaryLine(deploy)).toBe('loop-api deploy succeeded on nas.local: blue 1.0.0 → green 1.1.0 in 12.8 s (by token:0a1b2c3d4e5f)');
+    expect(summaryLine(deploy)).toBe('loop-api deploy succeeded on prod (nas.local): blue 1.0.0 → green 1.1.0 in 12.8 s (by token:0a1b2c3d4e5f)');
+  });
+
+  it("the single-NAS file's target is named by its host alone", () => {
+    expect(summaryLine({ ...deploy, target: 'default' })).toMatch(/^loop-api deploy succeeded on nas\.local: /);
   });
 
   it('a restart stays on one color', () => {
     const r = { ...deploy, kind: 'restart', fromColor: 'blue', toColor: 'blue', fromVersion: '1.0.0', toVersion: '1.0.0', durationMs: 900 };
-    expect(summaryLine(r)).toBe('loop-api restart succeeded on nas.local: blue 1.0.0 in 900 ms (by token:0a1b2c3d4e5f)');
+    expect(summaryLine(r)).toBe('loop-api restart succeeded on prod (nas.local): blue 1.0.0 in 900 ms (by token:0a1b2c3d4e5f)');
   });
 
   it('durations read naturally', () => {
@@ -61,7 +66,8 @@ describe('json format', () => {
       kind: 'deploy',
       outcome: 'succeeded',
       app: 'loop-api',
-      target: 'nas.local',
+      target: 'prod',
+      host: 'nas.local',
       who: 'token:0a1b2c3d4e5f',
       fromColor: 'blue',
       toColor: 'green',

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { JobRegistry } from '../../../src/jobs.js';
-import { probeUrl } from '../../../src/ops/nas-http.js';
+import { probeUrl } from '../../../src/ssh/nas-http.js';
 
 describe('bounded reads of NAS text', () => {
   it('a public health URL that streams without end: the probe keeps the first 2 KiB and answers', async () => {

@@ -19,7 +19,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { renderUpstream } from '../../../src/bluegreen/upstream.js';
+import { renderUpstream } from '../../../src/domain/index.js';
 import { configSchema, type Config } from '../../../src/config.js';
 import { paths } from '../../../src/docker/requests.js';
 import { JobRegistry } from '../../../src/jobs.js';

@@ -6,7 +6,7 @@
  */
 import { request, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { SshPool } from '../ssh/pool.js';
+import type { SshPool } from './pool.js';
 
 export interface HttpProbe {
   ok: boolean;
