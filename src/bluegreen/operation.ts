@@ -16,7 +16,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Services } from '../services.js';
+import type { AppServices, Services } from '../services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
 import { Heartbeat } from './heartbeat.js';
 import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
@@ -62,10 +62,17 @@ export interface HistoryFacts {
   commit: string | null;
 }
 
-export interface OperationContext<P extends string> {
+/**
+ * What runOperation needs of an app's services, whatever its strategy: the
+ * app's name, its own state dir (lock, journal, history: an operation on one
+ * app never waits for another app's lock) and the heartbeat interval.
+ */
+export type OperationServices = AppServices<{ nas: { host: string }; app: { name: string }; state: { dir: string }; deploy: { heartbeatIntervalMs: number } }>;
+
+export interface OperationContext<P extends string, S extends OperationServices = Services> {
   readonly id: string;
   readonly kind: OperationKind;
-  readonly svc: Services;
+  readonly svc: S;
   readonly who: Who;
   /** Aborts when the lock is lost (or the caller's signal aborts). */
   readonly signal: AbortSignal;
@@ -119,10 +126,10 @@ const nowIso = () => new Date().toISOString();
  * other error is recorded as failed too. The lock is released in every case
  * except a lost lock.
  */
-export async function runOperation<P extends string, R>(
-  svc: Services,
+export async function runOperation<P extends string, R, S extends OperationServices = Services>(
+  svc: S,
   o: OperationOptions,
-  body: (op: OperationContext<P>) => Promise<R>,
+  body: (op: OperationContext<P, S>) => Promise<R>,
 ): Promise<R> {
   const { pool, config, log } = svc;
   const stateDir = config.state.dir;
@@ -225,7 +232,7 @@ export async function runOperation<P extends string, R>(
     o.signal?.removeEventListener('abort', onCallerAbort);
   };
 
-  const op: OperationContext<P> = {
+  const op: OperationContext<P, S> = {
     id,
     kind: o.kind,
     svc,

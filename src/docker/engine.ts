@@ -104,12 +104,18 @@ export function toContainerInfo(raw: RawInspect): ContainerInfo {
   };
 }
 
-export function specFromInspect(raw: RawInspect): ContainerSpec {
+/** `KEY=value` lines as a record. */
+export function envRecord(lines: string[] | null | undefined): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const kv of raw.Config.Env ?? []) {
+  for (const kv of lines ?? []) {
     const i = kv.indexOf('=');
     if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  return env;
+}
+
+export function specFromInspect(raw: RawInspect): ContainerSpec {
+  const env = envRecord(raw.Config.Env);
   const binds = (raw.HostConfig?.Binds ?? []).map((b) => {
     const [host = '', container = '', mode = ''] = b.split(':');
     return { host, container, readOnly: mode.split(',').includes('ro') };
@@ -267,6 +273,14 @@ export class DockerEngine {
   async imageExists(ref: string, signal?: AbortSignal): Promise<boolean> {
     const r = await this.call('GET', paths.imageInspect(ref), { signal, okStatuses: [404] });
     return r.status !== 404;
+  }
+
+  /** The environment an image defines (its ENV lines), to tell it from what a container was given at creation. */
+  async imageEnv(ref: string, signal?: AbortSignal): Promise<Record<string, string>> {
+    const r = await this.call('GET', paths.imageInspect(ref), { signal, okStatuses: [404] });
+    if (r.status === 404) return {};
+    const raw = JSON.parse(r.body.toString('utf8')) as { Config?: { Env?: string[] | null } };
+    return envRecord(raw.Config?.Env);
   }
 
   async listImages(reference: string, signal?: AbortSignal): Promise<Array<{ id: string; tags: string[]; created: number; labels: Record<string, string> }>> {

@@ -5,8 +5,7 @@
  * operator at 3 a.m. still sees the others.
  */
 import type { Fleet, AppScope } from '../services.js';
-import { readSmallFiles } from '../ssh/files.js';
-import { LABEL_VERSION, lockDetailsFile, parseJson } from '../domain/index.js';
+import { readRecreateStatus } from './recreate-status.js';
 import { readStatus } from './status.js';
 
 export interface AppRow {
@@ -59,28 +58,22 @@ async function rowOf(s: AppScope, signal?: AbortSignal): Promise<AppRow> {
       error: null,
     };
   }
-  const svc = s.services;
-  const [info, [lockText]] = await Promise.all([
-    svc.docker.inspect(s.app, signal),
-    readSmallFiles(svc.pool, [{ path: lockDetailsFile(svc.config.state.dir), maxBytes: 64 * 1024 }], signal),
-  ]);
-  const lock = parseJson<{ operation?: unknown; operationId?: unknown }>(lockText);
+  const st = await readRecreateStatus(s.services, { historyLimit: 1, signal });
+  const c = st.container;
+  const last = st.recentDeployments[0];
+  const op = st.interruptedOperation;
   return {
     target: s.target,
     app: s.app,
     strategy: s.strategy,
-    serving: info ? info.name : null,
-    version: info?.labels[LABEL_VERSION] ?? null,
-    state: info?.state ?? null,
-    health: info?.health ?? null,
-    lock: {
-      held: !!lock,
-      operation: typeof lock?.operation === 'string' ? lock.operation : null,
-      operationId: typeof lock?.operationId === 'string' ? lock.operationId : null,
-    },
-    interrupted: null,
-    lastOperation: null,
-    warnings: info ? (info.state !== 'running' ? [`${s.app} is ${info.state}`] : []) : [`there is no ${s.app} container`],
+    serving: c?.name ?? null,
+    version: c?.version ?? null,
+    state: c?.state ?? null,
+    health: c?.health ?? null,
+    lock: { held: st.lock.held, operation: st.lock.operation, operationId: st.lock.operationId },
+    interrupted: op ? `${op.kind} ${op.operationId} at ${op.phase}` : null,
+    lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,
+    warnings: st.warnings,
     error: null,
   };
 }

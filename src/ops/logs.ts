@@ -85,8 +85,7 @@ export const GREP_SCAN_LINES = 20_000;
 
 export async function getLogs(s: Services, req: LogsRequest, signal?: AbortSignal): Promise<LogsResult> {
   // Every input check comes before the first byte goes to the NAS.
-  const since = req.since ? parseSince(req.since) : undefined;
-  const match = req.grep ? compileGrep(req.grep, req.regex) : undefined;
+  const checked = checkLogsRequest(req);
   let container = req.container;
   if (container === 'blue' || container === 'green') container = colorContainerName(s.config.app.name, container as Color);
   const allowed = allowedContainers(s);
@@ -94,6 +93,22 @@ export async function getLogs(s: Services, req: LogsRequest, signal?: AbortSigna
     throw new LogsInputError(`container must be one of: ${allowed.join(', ')} (or blue/green)`);
   }
   container ??= await liveContainer(s, signal);
+  return tailLogs(s, container, req, checked, signal);
+}
+
+/** The request's since and grep, checked and compiled (throws LogsInputError). */
+export function checkLogsRequest(req: Pick<LogsRequest, 'since' | 'grep' | 'regex'>) {
+  return { since: req.since ? parseSince(req.since) : undefined, match: req.grep ? compileGrep(req.grep, req.regex) : undefined };
+}
+
+/** The bounded tail of one container (already checked as allowed), whatever the app's strategy. */
+export async function tailLogs(
+  s: Pick<Services, 'docker'>,
+  container: string,
+  req: LogsRequest,
+  { since, match }: ReturnType<typeof checkLogsRequest>,
+  signal?: AbortSignal,
+): Promise<LogsResult> {
   const raw = await s.docker
     .logs(
     container,

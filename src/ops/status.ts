@@ -108,6 +108,31 @@ export function summarize(c: ContainerInfo, now = Date.now()): ContainerSummary 
 
 const NO_LOCK: LockInfo = { held: false, holder: null, operation: null, since: null, operationId: null, host: null, pid: null, heartbeatAt: null };
 
+/** The lock as status shows it, from lock/details.json's text and whether the lock directory exists. */
+export function lockInfo(detailsText: string | undefined, lockDirExists: boolean): LockInfo {
+  const lockRaw = parseJson<Record<string, unknown>>(detailsText);
+  if (lockRaw) {
+    return {
+      held: true,
+      holder: typeof lockRaw.holder === 'string' ? lockRaw.holder : null,
+      operation: typeof lockRaw.operation === 'string' ? lockRaw.operation : null,
+      since: typeof lockRaw.since === 'string' ? lockRaw.since : null,
+      operationId: typeof lockRaw.operationId === 'string' ? lockRaw.operationId : null,
+      host: typeof lockRaw.host === 'string' ? lockRaw.host : null,
+      pid: typeof lockRaw.pid === 'number' ? lockRaw.pid : null,
+      heartbeatAt: typeof lockRaw.heartbeatAt === 'string' ? lockRaw.heartbeatAt : null,
+    };
+  }
+  return lockDirExists ? { ...NO_LOCK, held: true, holder: 'unknown (lock details missing or unreadable)' } : NO_LOCK;
+}
+
+/** The lock line of a status text. */
+export function lockLine(l: LockInfo): string {
+  return l.held
+    ? `lock: HELD by ${l.holder ?? '?'}${l.host ? ` on ${l.host} (pid ${l.pid ?? '?'})` : ''} for ${l.operation ?? '?'} ${l.operationId ?? ''} since ${l.since ?? '?'}${l.heartbeatAt ? `, last heartbeat ${l.heartbeatAt}` : ''}`
+    : 'lock: free';
+}
+
 export async function getStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
   const { config, pool, docker } = s;
   const app = config.app.name;
@@ -164,21 +189,7 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     else if (lc.health === 'unhealthy') warnings.push(`the live container ${lc.name} is unhealthy`);
   }
 
-  const lockRaw = parseJson<Record<string, unknown>>(snap.lock);
-  const lock: LockInfo = lockRaw
-    ? {
-        held: true,
-        holder: typeof lockRaw.holder === 'string' ? lockRaw.holder : null,
-        operation: typeof lockRaw.operation === 'string' ? lockRaw.operation : null,
-        since: typeof lockRaw.since === 'string' ? lockRaw.since : null,
-        operationId: typeof lockRaw.operationId === 'string' ? lockRaw.operationId : null,
-        host: typeof lockRaw.host === 'string' ? lockRaw.host : null,
-        pid: typeof lockRaw.pid === 'number' ? lockRaw.pid : null,
-        heartbeatAt: typeof lockRaw.heartbeatAt === 'string' ? lockRaw.heartbeatAt : null,
-      }
-    : lockDirExists
-      ? { ...NO_LOCK, held: true, holder: 'unknown (lock details missing or unreadable)' }
-      : NO_LOCK;
+  const lock = lockInfo(snap.lock, lockDirExists);
 
   const journal = parseJson<JournalInfo>(snap.journal);
   const interrupted = journal && !journal.finished ? journal : null;
@@ -238,9 +249,7 @@ export function statusText(st: AppStatus): string {
     line(st.colors.blue, `blue${st.liveColor === 'blue' ? ' [live]' : ''}`),
     line(st.colors.green, `green${st.liveColor === 'green' ? ' [live]' : ''}`),
     ...st.siblings.map((c) => line(c, 'sibling')),
-    st.lock.held
-      ? `lock: HELD by ${st.lock.holder ?? '?'}${st.lock.host ? ` on ${st.lock.host} (pid ${st.lock.pid ?? '?'})` : ''} for ${st.lock.operation ?? '?'} ${st.lock.operationId ?? ''} since ${st.lock.since ?? '?'}${st.lock.heartbeatAt ? `, last heartbeat ${st.lock.heartbeatAt}` : ''}`
-      : 'lock: free',
+    lockLine(st.lock),
   ];
   const op = st.interruptedOperation;
   if (op) {

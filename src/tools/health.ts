@@ -10,7 +10,8 @@ export const healthTool = defineTool({
   description:
     "Checks the app's health endpoint the way users and nginx reach it: the public URL (if configured), nginx's front " +
     "on the NAS, and each running color's own port. Returns status code, latency and the start of the body for each, " +
-    "plus Docker's own health state per color. Use it to confirm the app answers, before and after a change.",
+    "plus Docker's own health state per color. For a recreate app: its own port on the NAS and Docker's health of <app> and <app>-previous. " +
+    'Use it to confirm the app answers, before and after a change.',
   inputSchema: {
     timeout_ms: z.number().int().min(500).max(30_000).default(5_000).describe('Per-check timeout in milliseconds.'),
   },
@@ -29,7 +30,8 @@ export const healthTool = defineTool({
     ),
     containers: z.array(
       z.object({
-        color: z.enum(['blue', 'green']),
+        color: z.enum(['blue', 'green']).nullable().describe('blue-green: the color; recreate: null (see role)'),
+        role: z.enum(['live', 'previous']).optional().describe('recreate: <app> (live) or <app>-previous'),
         name: z.string(),
         exists: z.boolean(),
         state: z.string().nullable(),

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { newOperationId } from '../bluegreen/operation.js';
 import type { OperationKind } from '../domain/index.js';
 import type { JobHandle, JobSnapshot } from '../jobs.js';
-import type { Services } from '../services.js';
+import type { AppServices } from '../services.js';
 import { ToolError, type ToolContext } from './types.js';
 import { fenceUntrusted } from './untrusted.js';
 
@@ -77,7 +77,10 @@ export interface JobRun {
  * the same thing), and the operation's phases are the job's.
  * Failures become isError with a hint.
  */
-export async function runAsJob(svc: Services, ctx: ToolContext, kind: OperationKind, waitSeconds: number | undefined, run: (j: JobRun) => Promise<object>) {
+/** What runAsJob needs of an app's services, whatever its strategy. */
+export type JobServices = Pick<AppServices<{ deploy: { toolWaitSeconds: number } }>, 'jobs' | 'config'>;
+
+export async function runAsJob(svc: JobServices, ctx: ToolContext, kind: OperationKind, waitSeconds: number | undefined, run: (j: JobRun) => Promise<object>) {
   const id = newOperationId(kind);
   const started = svc.jobs.start(
     kind,

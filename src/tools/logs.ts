@@ -12,7 +12,7 @@ export const logsTool = defineTool({
     "Reads the newest lines of a container's logs (stdout and/or stderr), bounded so it never floods the context: " +
     'at most `lines` lines and `max_bytes` bytes, keeping the newest and saying what was cut. ' +
     'Default container: the live color. Use `grep` to find errors, `since` to look at a time window. ' +
-    'Containers: the app colors (blue, green or their names) and the watched siblings.',
+    'Containers: the app colors (blue, green or their names) and the watched siblings; for a recreate app, <app> (default) and <app>-previous.',
   inputSchema: {
     container: z
       .string()

@@ -97,6 +97,10 @@ const statusToolOutputShape = () => {
     target: z.string().optional().describe('The target (NAS) of this app'),
     strategy: z.string().optional().describe('blue-green or recreate'),
     ...one,
+    // A recreate app (src/tools/recreate-handlers.ts): one container and its previous version instead of two colors.
+    container: containerSummarySchema().nullable().optional().describe('recreate: the container named after the app, the one that serves'),
+    previous: containerSummarySchema().nullable().optional().describe('recreate: <app>-previous, the version before the last deploy (stopped); rollback without `to` brings it back'),
+    endpoint: z.object({ hostPort: z.number().nullable(), healthPath: z.string() }).optional().describe('recreate: where the health gate probes (127.0.0.1:<hostPort> on the NAS; null: the container HEALTHCHECK)'),
     apps: z.array(appRowShape()).optional().describe('Without target and app: every app of every target, one row each'),
   };
 };
@@ -108,6 +112,7 @@ export const statusTool = defineTool({
     'Start here. Shows the app on the NAS as it is right now: which color (blue/green) nginx routes traffic to, ' +
     'both color containers and the watched siblings (state, health, image, version, uptime, restarts, ports), ' +
     'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments, the OAuth backups and the versions kept for rollback. ' +
+    'For an app with the recreate strategy: its one container (`container`), the previous version kept stopped (`previous`) and where its health is probed (`endpoint`) instead of colors. ' +
     'With several targets or apps and neither `target` nor `app` given: one summary line per app of every target. ' +
     'Read-only and fast; call it before and after any change.',
   inputSchema: {

@@ -24,6 +24,7 @@ import type { Services } from '../services.js';
 import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
 import { OAUTH_BACKUP_NAME_RE } from '../bluegreen/commands.js';
 import { defineTool, ToolError } from './types.js';
+import { RECREATE_GAP_NOTE } from './recreate-handlers.js';
 
 const containerName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name');
 
@@ -35,7 +36,8 @@ export const deployTool = defineTool({
     'builds a new immutable image, starts it as the idle color beside the live one, waits until it is healthy, switches nginx to it, ' +
     'verifies through the front, and keeps the old color for instant rollback. Any failure before or during verification leaves or puts ' +
     'traffic back on the old color and reports why with the new container\'s last log lines. Use dry_run first to see the plan. ' +
-    'Runs as a job: if it takes longer than wait_seconds, the answer carries a job id for job_status.',
+    'Runs as a job: if it takes longer than wait_seconds, the answer carries a job id for job_status. ' +
+    RECREATE_GAP_NOTE,
   inputSchema: {
     pull: z.boolean().default(true).describe('git pull --ff-only the checkout on the NAS before building (ignored when ref is given).'),
     ref: z
@@ -78,7 +80,8 @@ export const rollbackTool = defineTool({
     'if it is running this takes a few seconds. Verifies through the front and switches back if that fails. Use after a bad deploy. ' +
     'With `to` (a deployment id, version or image tag; status lists the kept ones under retainedVersions): deploys that kept image to the idle color ' +
     'with the live config, through the same health gate, switch and verification as a deploy (zero downtime, no rebuild). ' +
-    'An unknown or pruned version is refused before anything changes, listing what is available.',
+    'An unknown or pruned version is refused before anything changes, listing what is available. ' +
+    `${RECREATE_GAP_NOTE} There, without \`to\`, <app> and <app>-previous trade places.`,
   inputSchema: {
     to: z
       .string()
@@ -105,7 +108,8 @@ export const restartTool = defineTool({
     'Restarts the app for a config-only change, with zero downtime: the idle color is recreated from the live one\'s spec (same image, ' +
     'env, volumes, network), health-gated, switched to and verified through the front; the old color is then recycled (or stopped, per ' +
     'deploy.keepPrevious). Traffic never lands on a restarting container. `in_place: true` instead restarts the live container itself: ' +
-    'requests FAIL while it restarts. Use dry_run to see the plan.',
+    'requests FAIL while it restarts. Use dry_run to see the plan. ' +
+    `${RECREATE_GAP_NOTE} There, restart recreates <app> from its own image (in_place: docker restart); <app>-previous is left alone.`,
   inputSchema: {
     in_place: z.boolean().default(false).describe('Restart the live container in place. DROPS TRAFFIC while it restarts; only when the idle color cannot be used.'),
     dry_run: z.boolean().default(false).describe('Only return the plan; change nothing.'),
@@ -132,7 +136,8 @@ export const stopTool = defineTool({
   title: 'Stop a container',
   description:
     'Stops one container of the app (a color) or a watched sibling. Destructive: `confirm` must repeat the container name. ' +
-    'Refuses to stop the live color (all traffic would fail) unless `force` is also true.',
+    'Refuses to stop the live color (all traffic would fail) unless `force` is also true. ' +
+    'For a recreate app: <app> (only with force) or <app>-previous.',
   inputSchema: {
     container: containerName.describe('The container to stop, e.g. loop-api-green.'),
     confirm: z.string().max(128).describe('Repeat the container name exactly to confirm.'),

@@ -12,8 +12,10 @@ export interface SandboxFacts {
   repoRoot: string;
   rootDir: string;
   volume1: string;
-  /** .sandbox/config.yaml: the server's config for the sandbox NAS. */
+  /** .sandbox/config.yaml: the server's config for the sandbox, in the targets format (prod and staging, loop-api and loop-auth on each). */
   configPath: string;
+  /** .sandbox/config-single.yaml: prod alone in the single-NAS format (top-level nas/app/nginx/state); same state dir as prod's loop-api. */
+  configSinglePath: string;
   sandboxScript: string;
   /** Same as ssh.username: the user loop-ops-mcp logs in as, whose sudo is scoped by `scopedSudoers`. */
   sshUser: string;
@@ -58,6 +60,7 @@ export interface SandboxFacts {
     containers: { blue: string; green: string };
     watch: string[];
   };
+  /** prod's loop-auth (see targets.prod.apps['loop-auth'] for the rest). */
   auth: { container: string; image: string; hostPort: number };
   stateDir: string;
   nginx: {
@@ -70,6 +73,68 @@ export interface SandboxFacts {
   frontUrl: string;
   publicHealthUrl: string;
   logDir: string;
+  /** Per sandbox host, as in the targets config: prod (the fields above) and staging (its own network namespace). */
+  targets: Record<SandboxTargetName, SandboxTarget>;
+}
+
+export type SandboxTargetName = 'prod' | 'staging';
+
+/** One sandbox host: its own sshd (host key), dockerd, nginx front and app checkouts. */
+export interface SandboxTarget {
+  rootDir: string;
+  volume1: string;
+  /** null for prod (this machine's loopback); staging lives in a network namespace reached over a veth pair. */
+  netns: { name: string; hostInterface: string; hostAddress: string; address: string } | null;
+  ssh: SandboxFacts['ssh'];
+  sshdConfig: string;
+  sshdPidFile: string;
+  /** The sudoers file of the scoped user for this host (`loop-ops-mcp sudoers --target`). */
+  scopedSudoers: string;
+  /** What the product runs (staging: a root-owned wrapper around /usr/bin/docker for its own daemon). */
+  dockerBinary: string;
+  dockerSocket: string;
+  /** The target's state.dir (each app's state defaults to <stateDir>/<app>). */
+  stateDir: string;
+  nginx: SandboxFacts['nginx'];
+  /** The nginx front, as reached from this machine (tests). */
+  frontUrl: string;
+  logDir: string;
+  apps: { 'loop-api': SandboxBlueGreenApp; 'loop-auth': SandboxRecreateApp };
+}
+
+export interface SandboxAppCheckout {
+  checkoutDir: string;
+  /** Bare repo the checkout tracks: `sandbox.sh commit --target T --app A FILE=CONTENT…` pushes to it. */
+  originRepo: string;
+  branch: string;
+  initialCommit: string;
+  initialVersion: string;
+  /** The image `up`/`reset` runs the app from (built from initialCommit). */
+  initialImage: string;
+  network: string;
+  /** This app's loop-ops-mcp state (lock, journal, history). */
+  stateDir: string;
+}
+
+export interface SandboxBlueGreenApp extends SandboxAppCheckout {
+  strategy: 'blue-green';
+  frontUrl: string;
+  publicHealthUrl: string;
+  vaultDir: string;
+  containerPort: number;
+  colorPorts: { blue: number; green: number };
+  containers: { blue: string; green: string };
+  upstreamFile: string;
+}
+
+export interface SandboxRecreateApp extends SandboxAppCheckout {
+  strategy: 'recreate';
+  container: string;
+  /** Published on 127.0.0.1 of its host (for staging: inside its namespace, so reach it over SSH). */
+  hostPort: number;
+  containerPort: number;
+  /** http://127.0.0.1:<hostPort>/health as seen from the host itself. */
+  healthUrlOnHost: string;
 }
 
 declare module 'vitest' {
@@ -91,20 +156,36 @@ export function sandboxSkipReason(): string {
 }
 
 /**
- * Puts the sandbox app back to its initial state (fresh loop-api-blue from the initial image,
- * checkout and origin at the initial commit, nginx on blue, loop-ops state dir emptied; the vault
- * is kept). Takes ~3 s. Call it before a destructive scenario.
+ * Puts the sandbox apps back to their initial state on every host, or on `target` only (fresh
+ * loop-api-blue and loop-auth from their initial images, checkouts and origins at the initial
+ * commits, nginx on blue, loop-ops state dirs emptied; the vault is kept). Takes a few seconds
+ * per host. Call it before a destructive scenario.
  */
-export function resetSandbox(sandbox: SandboxFacts): void {
-  execFileSync('bash', [sandbox.sandboxScript, 'reset'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+export function resetSandbox(sandbox: SandboxFacts, target?: SandboxTargetName): void {
+  const args = [sandbox.sandboxScript, 'reset', ...(target ? ['--target', target] : [])];
+  execFileSync('bash', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
 }
 
 /**
- * Pushes a new commit to the checkout's origin (as the NAS user), writing each file with the
- * given content plus a newline, e.g. { VERSION: '1.1.0', MODE: 'fail' }. MODE is ok | fail |
- * slow:N. Returns the new commit's sha. The checkout itself is not touched (deploy pulls it).
+ * Pushes a new commit to an app's origin (as the NAS user; prod's loop-api unless `where` says
+ * otherwise), writing each file with the given content plus a newline, e.g. { VERSION: '1.1.0',
+ * MODE: 'fail' }. MODE is ok | fail | slow:N (both apps). Returns the new commit's sha. The
+ * checkout itself is not touched (deploy pulls it).
  */
-export function commitToOrigin(sandbox: SandboxFacts, files: Record<string, string>, message = 'test commit'): string {
-  const args = [sandbox.sandboxScript, 'commit', '-m', message, ...Object.entries(files).map(([k, v]) => `${k}=${v}`)];
+export function commitToOrigin(
+  sandbox: SandboxFacts,
+  files: Record<string, string>,
+  message = 'test commit',
+  where: { target?: SandboxTargetName; app?: 'loop-api' | 'loop-auth' } = {},
+): string {
+  const args = [
+    sandbox.sandboxScript,
+    'commit',
+    ...(where.target ? ['--target', where.target] : []),
+    ...(where.app ? ['--app', where.app] : []),
+    '-m',
+    message,
+    ...Object.entries(files).map(([k, v]) => `${k}=${v}`),
+  ];
   return execFileSync('bash', args, { encoding: 'utf8', timeout: 60_000 }).trim();
 }

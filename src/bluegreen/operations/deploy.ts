@@ -2,24 +2,22 @@
  * deploy: source (pull or ref) → build an immutable image → the shared
  * cut-over to the idle color.
  */
-import { type Color, colorContainerName, LABEL_APP, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, otherColor } from '../../domain/index.js';
+import { assertRef, plannedTag, sourceAndBuild, sourceBuildPlan, type SourcePhase, type SourceRequest } from '../../build/source.js';
+import { type Color, colorContainerName, LABEL_COMMIT, LABEL_DEPLOYMENT, LABEL_VERSION, otherColor } from '../../domain/index.js';
 import type { Services } from '../../services.js';
-import { dockerBuild, gitCheckout, gitDescribe, gitFetch, gitHead, gitPull, GIT_REF_RE, mkdirLock, readVersionFile } from '../commands.js';
+import { mkdirLock } from '../commands.js';
 import { OperationError, runOperation, type OperationOptions } from '../operation.js';
 import { commandStep, noteStep, type PlanStep } from '../plan.js';
 import { colorSpec, cutover, CutoverFailed, cutoverPlan, type Cutover, type CutoverPhase } from './cutover.js';
-import { configGate, lastLogs, liveColor, msRound, runCommand } from './shared.js';
+import { configGate, lastLogs, liveColor, msRound } from './shared.js';
 import { pruneAfterDeploy, retireMode, schedulePreviousStop } from './versions.js';
 import type { PruneReport } from '../prune.js';
 
-export interface DeployRequest {
-  /** `git pull --ff-only` the checkout first. */
-  pull: boolean;
-  /** Or check out this ref (branch, tag, commit) after fetching. */
-  ref?: string;
-}
+export { cleanVersion, imageTag } from '../../build/source.js';
 
-export type DeployPhase = 'locked' | 'fetch' | 'pull' | 'build' | CutoverPhase | 'prune';
+export type DeployRequest = SourceRequest;
+
+export type DeployPhase = 'locked' | SourcePhase | CutoverPhase | 'prune';
 
 export interface DeployPlan {
   dryRun: true;
@@ -58,31 +56,6 @@ export interface DeployFailure {
   timingsMs: Record<string, number>;
 }
 
-/** Immutable image tag: time + commit (never reused). */
-export function imageTag(app: string, at: Date, commit: string): string {
-  const ts = at.toISOString().replace(/[-:T]/g, '').replace(/\..*/, '');
-  return `${app}:${ts}-${commit.slice(0, 7)}`;
-}
-
-/** Label-safe version text from a VERSION file or git describe. */
-export function cleanVersion(raw: string): string {
-  const v = raw.trim().split('\n')[0]!.replace(/[^A-Za-z0-9._+-]/g, '').slice(0, 64);
-  return v || 'unknown';
-}
-
-function assertRef(ref: string | undefined): void {
-  if (ref !== undefined && !GIT_REF_RE.test(ref)) {
-    throw new OperationError(`invalid git ref ${JSON.stringify(ref.slice(0, 40))}`, 'Give a branch, tag or commit: letters, digits, . _ / - (not starting with -).');
-  }
-}
-
-function sourceCommands(svc: Services, req: DeployRequest) {
-  const dir = svc.config.app.checkoutDir;
-  if (req.ref) return [{ step: 'fetch' as const, cmd: gitFetch(dir) }, { step: 'fetch' as const, cmd: gitCheckout(dir, req.ref) }];
-  if (req.pull) return [{ step: 'pull' as const, cmd: gitPull(dir) }];
-  return [];
-}
-
 /** A new image on the idle color, through the full gate and verify: a deploy's cut-over, and a rollback to a kept version's. */
 export function deployCutover(svc: Services, from: Color, image: string, base: Parameters<typeof colorSpec>[1], labels: Record<string, string>): Cutover {
   const d = svc.config.deploy;
@@ -104,19 +77,11 @@ export async function planDeploy(svc: Services, req: DeployRequest, signal?: Abo
   const from = await liveColor(svc, signal);
   const to = otherColor(from);
   // The tag names the commit built; before a pull or checkout only the current one is known.
-  const head = (await runCommand(svc, gitHead(app.checkoutDir), { signal, check: false })).stdout.trim() || '0000000';
-  const tag = imageTag(app.name, new Date(), head);
+  const { tag, head } = await plannedTag(svc, signal);
   const base = await svc.docker.containerSpec(colorContainerName(app.name, from), signal);
   const steps: PlanStep[] = [
     commandStep('lock', mkdirLock(config.state.dir), 'refused if another operation holds it'),
-    ...sourceCommands(svc, req).map((s) => commandStep(s.step, s.cmd)),
-    commandStep('version', gitHead(app.checkoutDir)),
-    commandStep('version', readVersionFile(app.checkoutDir), `else ${gitDescribe(app.checkoutDir).argv.join(' ')}`),
-    commandStep(
-      'build',
-      dockerBuild(config.docker.binary, config.sudo.mode !== 'none', { contextDir: app.checkoutDir, tag, labels: { [LABEL_APP]: app.name, [LABEL_VERSION]: '<version>', [LABEL_COMMIT]: head } }, config.deploy.buildTimeoutMs),
-      req.pull || req.ref ? 'tag and commit label: the commit after the checkout; time: when it runs' : 'tag time: when it runs',
-    ),
+    ...sourceBuildPlan(svc, req, tag, head),
     ...cutoverPlan(svc, deployCutover(svc, from, tag, base, {})),
     noteStep('release', 'history line appended, lock released'),
   ];
@@ -153,49 +118,16 @@ export async function deploy(svc: Services, req: DeployRequest, o: Omit<Operatio
         throw new OperationError(message, hint, failure, outcome);
       };
 
-      // 1. source
-      let t0 = performance.now();
-      for (const s of sourceCommands(svc, req)) {
-        if (phase !== s.step) await op.phase((phase = s.step));
-        progress(s.step === 'pull' ? `git pull --ff-only in ${app.checkoutDir}` : `${s.cmd.argv.slice(3).join(' ')}`);
-        const r = await runCommand(svc, s.cmd, { signal, check: s.cmd.argv.includes('checkout') || s.step === 'pull' ? false : true });
-        if (r.code !== 0) {
-          await fail(
-            s.step === 'pull' ? `git pull --ff-only failed: ${r.stderr.trim().slice(0, 300)}` : `git checkout ${req.ref} failed: ${r.stderr.trim().slice(0, 300)}`,
-            s.step === 'pull' ? 'The checkout on the NAS has diverged or has local changes; fix it there, or deploy a ref.' : 'Check the ref exists on origin.',
-          );
-        }
-      }
-      const commit = (await runCommand(svc, gitHead(app.checkoutDir), { signal })).stdout.trim();
-      const vfile = await runCommand(svc, readVersionFile(app.checkoutDir), { signal, check: false });
-      const version = cleanVersion(vfile.code === 0 ? vfile.stdout : (await runCommand(svc, gitDescribe(app.checkoutDir), { signal })).stdout);
-      timings.source = performance.now() - t0;
-
-      // 2. build an immutable image
-      t0 = performance.now();
-      const image = imageTag(app.name, new Date(), commit);
-      Object.assign(op.facts, { image, commit, version });
-      await op.phase((phase = 'build'), { image, commit, version });
-      progress(`building ${image} (version ${version}, commit ${commit.slice(0, 7)})`);
-      let lastLine = 0;
-      try {
-        await docker.build(
-          { contextDir: app.checkoutDir, tag: image, labels: { [LABEL_APP]: app.name, [LABEL_VERSION]: version, [LABEL_COMMIT]: commit } },
-          (line) => {
-            // Build output is chatty: pass on at most one line every 500 ms.
-            if (performance.now() - lastLine > 500 && line.trim()) {
-              lastLine = performance.now();
-              progress(`build: ${line.trim().slice(0, 200)}`);
-            }
-          },
-          signal,
-          config.deploy.buildTimeoutMs,
-        );
-      } catch (e) {
-        if (signal.aborted) throw e;
-        await fail((e as Error).message.slice(0, 2000), 'Fix the build on the NAS checkout; nothing was changed and traffic is untouched.');
-      }
-      timings.build = performance.now() - t0;
+      // 1-2. source, then an immutable image
+      const built = await sourceAndBuild(svc, req, {
+        phase: (name, detail) => op.phase((phase = name), detail),
+        progress,
+        signal,
+        fail: (message, hint) => fail(message, hint),
+        named: (b) => Object.assign(op.facts, b),
+      });
+      const { image, version, commit } = built;
+      Object.assign(timings, built.timingsMs);
 
       // 3-7. the idle color, health, switch, verify, retire
       const base = await docker.containerSpec(fromName, signal);
@@ -215,7 +147,7 @@ export async function deploy(svc: Services, req: DeployRequest, o: Omit<Operatio
       progress(`deployed ${version} on ${to}; ${from} kept ${previousStopsAt ? `running until ${previousStopsAt}` : c.retire} for rollback`);
 
       // 8. old images out (never one a container uses; see retention.ts)
-      t0 = performance.now();
+      const t0 = performance.now();
       await op.phase((phase = 'prune'));
       const images = await pruneAfterDeploy(op, image);
       timings.prune = performance.now() - t0;

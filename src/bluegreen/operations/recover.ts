@@ -8,7 +8,7 @@
  * release_lock: the explicit, confirmed removal of a stale lock
  * (compare-and-delete), for when recover is not wanted.
  */
-import type { Services } from '../../services.js';
+import type { AppServices, Services } from '../../services.js';
 import { type Color, colorContainerName, type JournalEntry, LABEL_DEPLOYMENT, type OperationKind } from '../../domain/index.js';
 import { waitHealthy } from '../health-gate.js';
 import { readJournal } from '../journal.js';
@@ -41,7 +41,7 @@ export const UNREADABLE_LOCK_CONFIRM = 'unreadable-lock';
 
 const asColor = (v: string | undefined): Color | undefined => (v === 'blue' || v === 'green' ? v : undefined);
 
-function refuseLive(what: string, d: Parameters<typeof describeHolder>[0], ageMs: number | undefined, staleMs: number): never {
+export function refuseLive(what: string, d: Parameters<typeof describeHolder>[0], ageMs: number | undefined, staleMs: number): never {
   throw new OperationError(
     `${what} refused: the lock is live, held by ${describeHolder(d, ageMs)}`,
     `Its holder is running (heartbeat younger than ${Math.round(staleMs / 1000)} s): wait for it (job_status / status). ` +
@@ -125,7 +125,10 @@ export async function recover(svc: Services, o: Omit<OperationOptions, 'kind'>):
 }
 
 /** Explicit, confirmed release of a stale lock (compare-and-delete of exactly the lock confirmed). */
-export async function releaseLock(svc: Services, confirm: string, signal?: AbortSignal): Promise<ReleaseResult> {
+/** What release_lock needs of an app's services, whatever its strategy. */
+export type LockServices = Pick<AppServices<{ state: { dir: string }; deploy: { heartbeatStaleMs: number } }>, 'pool' | 'config'>;
+
+export async function releaseLock(svc: LockServices, confirm: string, signal?: AbortSignal): Promise<ReleaseResult> {
   const { pool, config } = svc;
   const lock = await inspectLock(pool, config.state.dir, signal);
   if (!lock.held) return { released: false, operationId: null, holder: null, since: null, message: 'the lock is free' };
