@@ -1184,6 +1184,7 @@ cmd_up() {
   write_facts
   for h in "${HOSTS[@]}"; do use_host "$h"; scoped_sudoers; done
   use_host prod
+  bash "$TPL/swarm.sh" up || die "the Swarm host did not come up (scripts/sandbox/swarm.sh)"
   say "up: ready in $(elapsed); ssh $SCOPED_USER (scoped sudo) or $NAS_USER (full sudo) to"
   for h in "${HOSTS[@]}"; do
     use_host "$h"
@@ -1278,6 +1279,7 @@ cmd_down() {
   [[ ${1:-} == --purge ]] && purge=1
   use_host prod
   lock
+  bash "$TPL/swarm.sh" down "$@" || die "the Swarm host did not stop (scripts/sandbox/swarm.sh)"
   local h p leftovers=() what
   for (( h = ${#HOSTS[@]} - 1; h >= 0; h-- )); do down_host "${HOSTS[h]}"; done
   # verify: by our paths (other sandbox hosts may run their own Docker on this machine): dockerd by its
@@ -1381,6 +1383,7 @@ cmd_status() {
      && cmp -s "$LOCAL/secrets/sudo-password" "$SECRETS/sudo-password" 2>/dev/null; then
     printf '%-19s %s\n' facts "$LOCAL"
   else printf '%-19s %s\n' facts "missing or stale in $LOCAL"; all=1; fi
+  bash "$TPL/swarm.sh" status || all=1
   return "$all"
 }
 

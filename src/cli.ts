@@ -2,7 +2,7 @@
 /**
  * loop-ops-mcp serve --config FILE [--read-only] [--port N] [--host H] [--no-auth]
  * loop-ops-mcp stdio --config FILE [--read-only]
- * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|restore-oauth|recover|release-lock …
+ * loop-ops-mcp status|logs|health|deploy|rollback|restart|stop|reset-oauth|restore-oauth|recover|release-lock|job …
  *   (the human CLI: src/cli/human.ts)
  * loop-ops-mcp oauth-clients list|revoke CLIENT_ID (src/cli/oauthClients.ts)
  * loop-ops-mcp sudoers [--config FILE] [--user NAME]   (src/cli/sudoers.ts)
@@ -15,16 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import type { RootConfig } from './config/targets.js';
-import type { Deps } from './deps.js';
-import { createLogger, scrubberFor } from './log.js';
-import { metricSourcesOf } from './metrics/index.js';
+import { createLogger } from './log.js';
+import { createRuntime, type FleetRuntime } from './runtime.js';
 import { exitOnSignals, runStdio, SERVER_NAME, startHttp, StartupError, VERSION } from './server.js';
-import { createServices, toolScopesOf } from './services.js';
 import { HUMAN_USAGE, isHumanVerb, runHuman } from './cli/human.js';
 import { OAUTH_CLIENTS_USAGE, OAUTH_CLIENTS_VERB, runOAuthClients } from './cli/oauthClients.js';
-import { allPrompts, allResources } from './resources/index.js';
 import { runSudoers, SUDOERS_USAGE } from './cli/sudoers.js';
-import { allTools } from './tools/index.js';
 import { InventoryError } from './tools/inventory.js';
 
 export const USAGE = `Usage:
@@ -160,52 +156,39 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = applyOverrides(loaded.config, parsed);
-  const secrets = loaded.secrets;
   const log = createLogger({ level: config.log.level });
-  const scrubber = scrubberFor(secrets);
 
-  let bundle: Awaited<ReturnType<typeof createServices>>;
+  // The same runtime as the human CLI's (src/runtime.ts); metrics only where /metrics serves them.
+  let runtime: FleetRuntime;
   try {
-    bundle = await createServices(config, secrets, log);
+    runtime = await createRuntime(config, loaded.secrets, log, { metrics: parsed.command === 'serve' && config.metrics.enabled });
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) process.stderr.write(`${SERVER_NAME}: config: ${p}\n`);
-    return 2;
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) process.stderr.write(`${SERVER_NAME}: config: ${p}\n`);
+      return 2;
+    }
+    if (e instanceof InventoryError) {
+      for (const p of e.problems) process.stderr.write(`${SERVER_NAME}: ${p}\n`);
+      return 1;
+    }
+    throw e;
   }
-  const deps: Deps<typeof bundle.services> = {
-    config,
-    secrets,
-    log,
-    scrubber,
-    tools: allTools,
-    resources: allResources,
-    prompts: allPrompts,
-    services: bundle.services,
-    fleet: toolScopesOf(bundle.fleet),
-    observe: metricSourcesOf(bundle.services),
-    probeNas: () => bundle.probeNas(),
-    close: () => bundle.close(),
-  };
 
   try {
     if (parsed.command === 'stdio') {
-      const running = await runStdio(deps);
+      const running = await runStdio(runtime);
       exitOnSignals(() => running.shutdown('signal'), log);
       await running.closed;
       log.flush?.();
       return 0;
     }
-    const running = await startHttp(deps, { noAuth: parsed.noAuth });
+    const running = await startHttp(runtime, { noAuth: parsed.noAuth });
     exitOnSignals(running.shutdown, log);
     return await new Promise<number>(() => {}); // runs until a signal
   } catch (e) {
-    await bundle.close().catch(() => {});
+    await runtime.close().catch(() => {});
     if (e instanceof StartupError) {
       process.stderr.write(`${SERVER_NAME}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof InventoryError) {
-      for (const p of e.problems) process.stderr.write(`${SERVER_NAME}: ${p}\n`);
       return 1;
     }
     throw e;

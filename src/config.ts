@@ -478,6 +478,43 @@ export const recreateConfigSchema = z
   .superRefine(checkScope);
 
 export type RecreateConfig = z.infer<typeof recreateConfigSchema>;
+
+/**
+ * A swarm-service app: one Docker Swarm service on a `driver: swarm` target
+ * (the SSH host is a Swarm manager), updated by the manager itself with
+ * start-first, health-gated, automatically rolled back updates (src/swarm).
+ */
+export const swarmAppSchema = z
+  .object({
+    name,
+    /** The Swarm service's name (default: the app's name). */
+    service: name.optional(),
+    /** Git checkout on the manager (Dockerfile at its root): the image is built there. */
+    checkoutDir: absPath,
+    /** Desired replicas, for status (the service's own spec is what runs). */
+    replicas: z.number().int().min(1).max(100).default(2),
+    containerPort: port.default(8081),
+    healthPath: z.string().regex(/^\/[\x21-\x7e]*$/, 'must be a URL path starting with /').default('/health'),
+    /** The overlay network the tasks and the front share. */
+    network: name.optional(),
+    /** The front's URL (whatever proxy reaches the tasks: no routing mesh needed). */
+    frontUrl: z.url().optional(),
+    publicHealthUrl: z.url().optional(),
+    /** How long each new task must stay healthy before the update moves on: the automatic rollback's window. */
+    updateMonitorSeconds: z.number().min(1).max(600).default(5),
+    /** Bound for following one update to its end (the manager carries on past it). */
+    updateTimeoutSeconds: z.number().int().min(10).max(7_200).default(600),
+  })
+  .strict();
+
+/** The per-app view of a swarm-service app (src/config/targets.ts). */
+export const swarmConfigSchema = z
+  .object({ ...scopeShape, app: swarmAppSchema })
+  .strict()
+  .superRefine(checkScope);
+
+export type SwarmConfig = z.infer<typeof swarmConfigSchema>;
+export type SwarmAppConfig = SwarmConfig['app'];
 export type RecreateAppConfig = RecreateConfig['app'];
 
 export type Config = z.infer<typeof configSchema>;

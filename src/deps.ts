@@ -1,6 +1,9 @@
 /**
- * What the server framework needs from the outside world. Built once by the
- * CLI (or a test) and handed to `runStdio` / `createHttpApp`.
+ * What a runtime (src/runtime.ts) is built from: configuration, secrets,
+ * logger, the product's definitions and the services they run on.
+ * `createRuntime()` assembles it from a configuration; a test hands in its
+ * own (fake services, fake tools) to `runtimeOf`, or straight to
+ * `runStdio` / `createHttpApp` / `startHttp`, which build the runtime.
  */
 import type { Secrets } from './config.js';
 import type { RootConfig } from './config/targets.js';
@@ -33,6 +36,6 @@ export interface Deps<Services = unknown> {
   probeNas(): Promise<boolean>;
   /** What /metrics reads besides tool calls (SSH pool, jobs, operations); absent parts are left out. */
   observe?: MetricSources;
-  /** Releases the services (SSH pool, …). Called once, last, on shutdown. */
+  /** Releases the services (SSH pool, …). Called once, last, by the runtime's close(). */
   close(): Promise<void>;
 }

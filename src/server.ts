@@ -22,7 +22,11 @@
  *     principal; header/request timeouts (408) and a connection cap on the
  *     HTTP server itself.
  *
- * Every tool call, whatever the transport, goes through src/tools/guard.ts.
+ * Both build on one runtime (src/runtime.ts: services, inventory, guard,
+ * close), shared with the human CLI. Every tool call, whatever the
+ * transport, goes through src/tools/guard.ts. An HTTP session's McpServer is
+ * created at `initialize`, once its credentials are known: it registers only
+ * the tools the caller's scopes allow (stdio: all of them).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
@@ -32,9 +36,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest, ListToolsRequestSchema, type ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
-import { AuditLog } from './audit.js';
 import { setupOAuth, type OAuthRuntimeOptions, type OAuthSetup } from './auth/index.js';
 import { StateFileError } from './auth/store.js';
 import type { Deps } from './deps.js';
@@ -44,11 +47,10 @@ import { hostCheck, isLoopbackHost, normalizeAllowedHost } from './http/hosts.js
 import { createRateLimits } from './http/rateLimit.js';
 import { SessionRegistry } from './http/sessions.js';
 import type { Logger } from './log.js';
-import { ServerMetrics } from './metrics/index.js';
 import { metricsHandler } from './metrics/http.js';
 import { registerResourcesAndPrompts } from './resources/register.js';
-import { ALL_SCOPES, CallTracker, SCOPE_READ, SCOPE_WRITE, type Extra, type GuardRuntime } from './tools/guard.js';
-import { ToolInventory } from './tools/inventory.js';
+import { asRuntime, DEFAULT_DRAIN_TIMEOUT_MS, runtimeOf, type Runtime, type RuntimeOptions } from './runtime.js';
+import { ALL_SCOPES, type Extra } from './tools/guard.js';
 import type { Caller, TransportKind } from './tools/types.js';
 import { registerUiResources } from './ui/resources.js';
 import { VERSION } from './version.js';
@@ -57,64 +59,38 @@ export const SERVER_NAME = 'loop-ops-mcp';
 
 export { VERSION };
 
-/** How long shutdown waits for tool calls in flight before aborting them. */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-/** Pause between the last tool call ending and closing sessions (see drainCalls). */
-const RESPONSE_FLUSH_MS = 50;
+export { DEFAULT_DRAIN_TIMEOUT_MS };
+export { serverInstructions } from './runtime.js';
 
 /** A refusal to start (bad combination of options); the CLI prints it and exits 1. */
 export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-export function serverInstructions(deps: Pick<Deps, 'config'>): string {
-  const targets = deps.config.targets;
-  const apps = targets.flatMap((t) => t.apps);
-  const one = apps.length === 1;
-  const lines = [
-    one
-      ? `This server operates the Docker web app "${apps[0]!.name}" on the owner's Synology NAS, over SSH.`
-      : `This server operates Docker web apps over SSH: ${targets.map((t) => `target "${t.name}" (${t.apps.map((a) => `${a.name}: ${a.strategy}`).join(', ')})`).join('; ')}. Every tool takes \`target\` and \`app\` (default: the first of each); \`status\` without them summarises them all.`,
-    `Start with the \`status\` tool: it shows the app's containers (blue and green colors), which color nginx routes to, their health, version, uptime and restarts, and whether a deploy lock is held.`,
-    'Use `logs` and `health` to investigate problems before changing anything.',
-    'Changing tools (restart, deploy, rollback, stop, reset) are audited; destructive ones need explicit confirmation arguments; long operations report progress and can be followed afterwards.',
-    'There is no free-form shell: only the listed tools.',
-  ];
-  if (deps.config.server.readOnly) lines.push('This instance is READ-ONLY: only tools that read state are available.');
-  return lines.join('\n');
-}
-
 // ---------------------------------------------------------------------------
-// Core shared by every session: inventory, guard runtime (audit, in-flight calls)
+// The runtime every session shares (src/runtime.ts)
 
-export interface ServerCore {
-  deps: Deps<unknown>;
-  inventory: ToolInventory;
-  runtime: GuardRuntime;
-  instructions: string;
-  /** This instance's Prometheus registry (HTTP with metrics.enabled). */
-  metrics?: ServerMetrics;
+/** What every session of a server shares: the runtime. */
+export type ServerCore = Runtime;
+
+/** A runtime on `deps` (tests; the CLI builds one with createRuntime). */
+export function createCore<S>(deps: Deps<S>, opts: Pick<RuntimeOptions, 'metrics'> = {}): ServerCore {
+  return runtimeOf(deps, opts);
 }
 
-export function createCore<S>(deps: Deps<S>, opts: { metrics?: boolean } = {}): ServerCore {
-  const readOnly = deps.config.server.readOnly;
-  const first = deps.config.targets[0]!;
-  const scopes = deps.fleet ?? { scopes: [{ target: first.name, app: first.apps[0]!.name, strategy: first.apps[0]!.strategy, services: deps.services }] };
-  const inventory = ToolInventory.create(deps.tools, scopes, { readOnly });
-  const metrics = opts.metrics ? new ServerMetrics(deps.observe ?? {}, { processMetrics: deps.config.metrics.processMetrics }) : undefined;
-  const runtime: GuardRuntime = {
-    log: deps.log,
-    scrubber: deps.scrubber,
-    audit: new AuditLog({ log: deps.log.child({ component: 'audit' }), file: deps.config.log.auditFile }),
-    calls: new CallTracker(),
-    policy: { readOnly },
-    ...(metrics ? { onCall: (tool, outcome, ms) => metrics.observeToolCall(tool, outcome, ms) } : {}),
-  };
-  return { deps: deps as Deps<unknown>, inventory, runtime, instructions: serverInstructions(deps), ...(metrics ? { metrics } : {}) };
+export interface McpServerOptions {
+  /**
+   * The caller's granted scopes when the session starts (HTTP: from its
+   * credentials at initialize): only the tools they allow are registered, so
+   * tools/list shows no tool the caller may not call. Absent: every tool
+   * (stdio: the local user who started the process). The guard still checks
+   * every call.
+   */
+  scopes?: readonly string[];
 }
 
 /** A fresh McpServer with every exposed tool registered behind the guard. */
-export function createMcpServer(core: ServerCore, transport: TransportKind): McpServer {
+export function createMcpServer(core: ServerCore, transport: TransportKind, opts: McpServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: SERVER_NAME, title: 'Loop Ops (loop-api on the NAS)', version: VERSION },
     {
@@ -135,54 +111,12 @@ export function createMcpServer(core: ServerCore, transport: TransportKind): Mcp
       scopes: auth?.scopes ?? (transport === 'stdio' ? [...ALL_SCOPES] : []),
     };
   };
-  core.inventory.registerOn(server, core.runtime, callerOf);
+  core.inventory.registerOn(server, core.guard, callerOf, opts.scopes ? { scopes: opts.scopes } : {});
   const { resources = [], prompts = [], services, config } = core.deps;
-  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.targets[0]!.apps[0]!.name }, core.runtime, callerOf);
+  registerResourcesAndPrompts(server, { resources, prompts, services, app: config.targets[0]!.apps[0]!.name }, core.guard, callerOf);
   registerUiResources(server, core.inventory.definitions);
-  hideToolsOutOfScope(server, core, callerOf);
   server.server.onerror = (e) => core.deps.log.debug({ err: core.deps.scrubber.scrub(e.message), transport }, 'MCP protocol error');
   return server;
-}
-
-/**
- * tools/list shows a caller only the tools its scopes allow (an `ops:read`
- * OAuth token sees no write tool); the guard still checks every call. Wraps
- * the handler McpServer installed (the SDK has no per-request filter hook).
- */
-function hideToolsOutOfScope(server: McpServer, core: ServerCore, callerOf: (extra: Extra) => Caller): void {
-  const access = new Map(core.inventory.definitions.map((d) => [d.name, d.access]));
-  const handlers = (server.server as unknown as { _requestHandlers: Map<string, (req: unknown, extra: Extra) => Promise<unknown>> })
-    ._requestHandlers;
-  const original = handlers.get('tools/list');
-  if (!original) return;
-  server.server.setRequestHandler(ListToolsRequestSchema, async (req, extra) => {
-    const result = (await original(req, extra)) as ListToolsResult;
-    const scopes = callerOf(extra).scopes;
-    if (scopes.includes(SCOPE_READ) && scopes.includes(SCOPE_WRITE)) return result;
-    return {
-      ...result,
-      tools: result.tools.filter((t) => scopes.includes(access.get(t.name) === 'write' ? SCOPE_WRITE : SCOPE_READ)),
-    };
-  });
-}
-
-/**
- * Stop taking calls, wait for those in flight (bounded), then abort the rest.
- * Afterwards a short pause lets the SDK send their results: it drops the
- * response of any request whose session is closed before the send.
- */
-async function drainCalls(core: ServerCore, log: Logger, drainTimeoutMs: number): Promise<void> {
-  const calls = core.runtime.calls;
-  calls.stopAccepting();
-  if (!calls.size) return;
-  log.info({ inFlight: calls.size, drainTimeoutMs }, 'waiting for tool calls in flight');
-  if (!(await calls.drain(drainTimeoutMs))) {
-    log.warn({ inFlight: calls.size }, 'tool calls still running after the drain bound: aborting them');
-    calls.abortAll('the server is shutting down');
-    // Give aborted handlers a moment to return their "cancelled" result.
-    if (!(await calls.drain(2_000))) log.warn({ inFlight: calls.size }, 'tool calls ignored the abort');
-  }
-  await new Promise((r) => setTimeout(r, RESPONSE_FLUSH_MS));
 }
 
 function once<T>(f: () => Promise<T>): () => Promise<T> {
@@ -202,14 +136,15 @@ export interface StdioOptions {
 export interface RunningStdio {
   server: McpServer;
   core: ServerCore;
-  /** Drain calls, close the server, flush the audit, close services. Idempotent. */
+  /** Drain calls, close the server, then the runtime (audit, services). Idempotent. */
   shutdown(reason?: string): Promise<void>;
   /** Resolves once shut down (stdin ended, or `shutdown` called). */
   closed: Promise<void>;
 }
 
-export async function runStdio<S>(deps: Deps<S>, opts: StdioOptions = {}): Promise<RunningStdio> {
-  const core = createCore(deps);
+export async function runStdio<S>(given: Deps<S> | Runtime, opts: StdioOptions = {}): Promise<RunningStdio> {
+  const core = asRuntime(given);
+  const deps = core.deps;
   const server = createMcpServer(core, 'stdio');
   const stdin = opts.stdin ?? process.stdin;
   const transport = new StdioServerTransport(stdin, opts.stdout ?? process.stdout);
@@ -218,10 +153,9 @@ export async function runStdio<S>(deps: Deps<S>, opts: StdioOptions = {}): Promi
   let why = 'shutdown';
   const shutdown = once(async () => {
     deps.log.info({ why }, 'stdio server shutting down');
-    await drainCalls(core, deps.log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    await core.drainCalls(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     await server.close().catch(() => {});
-    await core.runtime.audit.flush();
-    await deps.close();
+    await core.close();
     resolveClosed();
   });
   // The client (Claude Desktop, …) ends the session by closing our stdin.
@@ -299,8 +233,9 @@ function resolveAuth(deps: Deps<unknown>, opts: HttpAppOptions): string | undefi
   return undefined;
 }
 
-export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): HttpApp {
-  const d = deps as Deps<unknown>;
+export function createHttpApp<S>(given: Deps<S> | Runtime, opts: HttpAppOptions = {}): HttpApp {
+  const deps = 'guard' in given ? given.deps : (given as Deps<unknown>);
+  const d = deps;
   const cfg = deps.config.server;
   const log = deps.log;
   const token = resolveAuth(d, opts);
@@ -317,8 +252,8 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
       throw e;
     }
   }
-  const core = createCore(deps, { metrics: deps.config.metrics.enabled });
-  const calls = core.runtime.calls;
+  const core = asRuntime(given, { metrics: deps.config.metrics.enabled });
+  const calls = core.guard.calls;
   const sessions = new SessionRegistry({
     idleTimeoutMs: cfg.sessionIdleTimeoutMs,
     maxSessions: opts.maxSessions ?? cfg.maxSessions,
@@ -380,6 +315,8 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
   };
   const json = express.json({ limit: cfg.maxBodyBytes });
   const principalOf = (req: Request) => (req as AuthedRequest).auth?.clientId ?? 'unknown';
+  // What the session's credentials grant when it starts: its tools/list shows only those tools.
+  const scopesOf = (req: Request): string[] => (req as AuthedRequest).auth?.scopes ?? [];
 
   /** A slot for a new session, or the refusal sent (503 server full, 429 this principal's cap). */
   const reserveSession = (res: Response, principal: string) => {
@@ -420,7 +357,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     const principal = principalOf(req);
     const slot = reserveSession(res, principal);
     if (!slot) return;
-    const server = createMcpServer(core, 'streamable-http');
+    const server = createMcpServer(core, 'streamable-http', { scopes: scopesOf(req) });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       maxRequestBodySize: cfg.maxBodyBytes,
@@ -464,7 +401,7 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
     const slot = reserveSession(res, principal);
     if (!slot) return;
     const transport = new SSEServerTransport('/messages', res);
-    const server = createMcpServer(core, 'sse');
+    const server = createMcpServer(core, 'sse', { scopes: scopesOf(req) });
     const id = transport.sessionId;
     sessions.add({ id, kind: 'sse', principal, server, transport });
     slot.release();
@@ -503,9 +440,9 @@ export function createHttpApp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Http
 
   const shutdown = once(async () => {
     closing = true;
-    await drainCalls(core, log, opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+    await core.drainCalls(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     await sessions.closeAll('server shutting down');
-    await core.runtime.audit.flush();
+    await core.guard.audit.flush();
     core.metrics?.close();
   });
 
@@ -528,14 +465,15 @@ export interface RunningHttp {
   /** e.g. http://127.0.0.1:8765 */
   url: string;
   http: HttpApp;
-  /** Stop listening, drain and close everything, then `deps.close()`. Idempotent. */
+  /** Stop listening, drain and close everything, then the runtime (services). Idempotent. */
   shutdown(): Promise<void>;
 }
 
 /** Creates the app and listens on `config.server.host:port` (port 0 = ephemeral). */
-export async function startHttp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Promise<RunningHttp> {
+export async function startHttp<S>(given: Deps<S> | Runtime, opts: HttpAppOptions = {}): Promise<RunningHttp> {
+  const httpApp = createHttpApp(given, opts);
+  const deps = httpApp.core.deps;
   const { host, port } = deps.config.server;
-  const httpApp = createHttpApp(deps, opts);
   const cfg = deps.config.server;
   const httpServer = await new Promise<HttpServer>((resolve, reject) => {
     const s = createServer(
@@ -571,11 +509,7 @@ export async function startHttp<S>(deps: Deps<S>, opts: HttpAppOptions = {}): Pr
     await httpApp.shutdown();
     httpServer.closeAllConnections();
     await closedListening;
-    try {
-      await deps.close();
-    } catch (e) {
-      deps.log.error({ err: deps.scrubber.scrub((e as Error).message) }, 'closing services failed');
-    }
+    await httpApp.core.close();
     deps.log.info('shut down');
   });
   return { httpServer, url, http: httpApp, shutdown };

@@ -9,7 +9,7 @@
 import { readPreviousStop } from './bluegreen/previous-color.js';
 import { PreviousColorWatch } from './bluegreen/previous-watch.js';
 import { stopPreviousIfDue } from './bluegreen/operations/stop-previous.js';
-import type { Config, RecreateConfig, Secrets } from './config.js';
+import type { Config, RecreateConfig, Secrets, SwarmConfig } from './config.js';
 import { findApp, type AppEntry, type RootConfig, type Strategy } from './config/targets.js';
 import { createDockerEngine, type DockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
@@ -52,11 +52,15 @@ export interface Services extends AppServices<Config> {
 /** A recreate app (one container, replaced behind a health gate). */
 export type RecreateServices = AppServices<RecreateConfig>;
 
+/** A swarm-service app (one Swarm service, rolled by its manager; src/swarm). */
+export type SwarmServices = AppServices<SwarmConfig>;
+
 
 /** One app on one target, with the services of its strategy. */
 export type AppScope =
   | { target: string; app: string; strategy: 'blue-green'; services: Services }
-  | { target: string; app: string; strategy: 'recreate'; services: RecreateServices };
+  | { target: string; app: string; strategy: 'recreate'; services: RecreateServices }
+  | { target: string; app: string; strategy: 'swarm-service'; services: SwarmServices };
 
 /** Every app of every target, and what they share. */
 export interface Fleet {
@@ -199,6 +203,7 @@ export function toolScopesOf(fleet: Fleet): { scopes: AppScope[]; fleet: Fleet }
 
 function scopeOf(a: AppEntry, base: Omit<AppServices<unknown>, 'config'>): AppScope {
   if (a.strategy === 'recreate') return { target: a.target, app: a.name, strategy: 'recreate', services: { ...base, config: a.config } };
+  if (a.strategy === 'swarm-service') return { target: a.target, app: a.name, strategy: 'swarm-service', services: { ...base, config: a.config } };
   return { target: a.target, app: a.name, strategy: 'blue-green', services: { ...base, config: a.config } };
 }
 

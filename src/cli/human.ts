@@ -1,237 +1,201 @@
 /**
  * The human CLI: `loop-ops-mcp status|logs|health|deploy|rollback|restart|
- * stop|reset-oauth|restore-oauth|recover|release-lock`, on the same core as the MCP tools.
+ * stop|reset-oauth|restore-oauth|recover|release-lock|job`, the second face of
+ * the runtime the MCP server runs on (src/runtime.ts).
  *
- * Each verb is a tool call in this process: its flags become the tool's
- * arguments, validated by the tool's own zod input schema (same limits, same
- * messages), then run through the same guard as an MCP call (output checked
- * against the output schema, secrets scrubbed by value, audit record). The
- * caller is `cli:<os user>@<hostname>`, which is what the NAS lock and the
- * deployment history record.
+ * Each verb is a tool (the verb table below); its flags come from the tool's
+ * input schema (src/cli/flags.ts: `--kebab-case` per field, `--x`/`--no-x`
+ * for booleans, `--target NAME` and `--app NAME` for every tool that works on
+ * one app), so the usage text is generated. The arguments are validated by
+ * the schema the MCP face uses (`inventory.inputSchemaOf`: same limits, same
+ * messages), then run through the same guard (`runtime.call`: policy, output
+ * check, secrets scrubbed, audit record). The caller is
+ * `cli:<os user>@<hostname>`, which is what the NAS lock and the deployment
+ * history record.
  *
- * Output: `--json` prints one JSON object on stdout (the tool's structured
- * result); otherwise the tool's readable text. Progress of long operations
- * goes to stderr as `[HH:MM:SS] message` lines while they run.
+ * Output: the guard's outcome rendered for a terminal: `--json` prints one
+ * JSON object on stdout (the tool's structured result, or `{ error, hint }`);
+ * otherwise the tool's readable text (NAS text without the fence a model
+ * needs). Progress of long operations goes to stderr as `[HH:MM:SS] message`
+ * lines while they run; the CLI follows a long operation to its end.
  *
  * Exit codes: 0 ok, 1 the operation failed or was refused (message and hint
  * on stderr), 2 usage or configuration error.
  */
 import { hostname, userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
-import { AuditLog } from '../audit.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { blueGreenConfig } from '../config/targets.js';
-import { createLogger, scrubberFor } from '../log.js';
-import { createServices, type Services } from '../services.js';
-import { ALL_SCOPES, CallTracker, guardTool, scrubDeep, type Extra } from '../tools/guard.js';
-import { healthTool } from '../tools/health.js';
+import { createLogger } from '../log.js';
+import { createRuntime, type FleetRuntime } from '../runtime.js';
+import { ALL_SCOPES, scrubDeep, validateInput, type ToolFailure, type ToolOutcome } from '../tools/guard.js';
+import { allTools } from '../tools/index.js';
+import { InventoryError } from '../tools/inventory.js';
 import { jobView } from '../tools/jobs.js';
-import { logsTool } from '../tools/logs.js';
-import { statusTool } from '../tools/status.js';
 import type { AnyToolDefinition, Caller } from '../tools/types.js';
-import { unfence } from '../tools/untrusted.js';
-import { deployTool, recoverTool, releaseLockTool, resetOauthTool, restartTool, restoreOauthTool, rollbackTool, stopTool } from '../tools/write.js';
+import { neutralize, unfence } from '../tools/untrusted.js';
+import { argsOf, flagHelp, flagsOf, HumanUsageError, parseOptionsOf, usageOf, wrapUsage, type FlagSpec } from './flags.js';
+
+export { HumanUsageError } from './flags.js';
 
 const PROG = 'loop-ops-mcp';
-
-export const HUMAN_VERBS = ['status', 'logs', 'health', 'deploy', 'rollback', 'restart', 'stop', 'reset-oauth', 'restore-oauth', 'recover', 'release-lock'] as const;
-export type HumanVerb = (typeof HUMAN_VERBS)[number];
-
-export function isHumanVerb(v: string | undefined): v is HumanVerb {
-  return (HUMAN_VERBS as readonly string[]).includes(v ?? '');
-}
-
-/** The verbs' part of the CLI usage text. */
-export const HUMAN_USAGE = `  ${PROG} status [--history N]
-  ${PROG} logs [CONTAINER] [--container X] [--lines N] [--since 10m] [--grep TEXT [--regex]]
-          [--stream both|stdout|stderr] [--no-timestamps] [--max-bytes N]
-  ${PROG} health [--timeout-ms N]
-  ${PROG} deploy [--ref R] [--no-pull] [--dry-run]
-  ${PROG} rollback [--to DEPLOYMENT_ID|VERSION|IMAGE]
-  ${PROG} restart [--in-place] [--dry-run]
-  ${PROG} stop CONTAINER --confirm CONTAINER [--force]
-  ${PROG} reset-oauth --confirm APP | --dry-run
-  ${PROG} restore-oauth [BACKUP] --confirm APP | --dry-run
-  ${PROG} recover
-  ${PROG} release-lock --confirm OPERATION_ID
-      Operate the app from a terminal, on the same core as the MCP tools.
-      Each takes --config FILE (default $LOOP_OPS_CONFIG), --json (one JSON
-      object on stdout: the tool's structured result) and --verbose (logs on
-      stderr). Long operations print progress to stderr as they run.
-      Exit codes: 0 ok, 1 operation failed or refused, 2 usage/config error.`;
-
-/** The usage lines of one verb. */
-export function verbUsage(verb: HumanVerb): string {
-  const lines = HUMAN_USAGE.split('\n');
-  const out: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.startsWith(`  ${PROG} ${verb} `) && lines[i] !== `  ${PROG} ${verb}`) continue;
-    out.push(lines[i]!);
-    while (lines[i + 1]?.startsWith('          ')) out.push(lines[++i]!);
-  }
-  return out.join('\n');
-}
-
-export class HumanUsageError extends Error {}
-
-type Values = Record<string, string | boolean | undefined>;
-
-interface VerbSpec {
-  tool: AnyToolDefinition<Services>;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** How many positionals the verb takes (0 or 1). */
-  positionals: number;
-  /** Flags → tool arguments (before validation). */
-  args(values: Values, positionals: string[]): Record<string, unknown>;
-  /** Tool field → how the user wrote it, for error messages. */
-  flagOf?: Record<string, string>;
-  /** Long operation: runs as a job, progress on stderr. */
-  job?: boolean;
-}
-
-function int(values: Values, flag: string): number | undefined {
-  const v = values[flag];
-  if (v === undefined) return undefined;
-  const s = String(v).trim();
-  if (!/^-?\d+$/.test(s)) throw new HumanUsageError(`--${flag} must be a whole number, got ${JSON.stringify(s)}`);
-  return Number(s);
-}
-
-const str = (values: Values, flag: string): string | undefined => (values[flag] === undefined ? undefined : String(values[flag]));
-const bool = (values: Values, flag: string): boolean | undefined => (values[flag] === undefined ? undefined : values[flag] === true);
-
-/** Drops undefined fields, so the schema's defaults apply. */
-function defined(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-}
 
 /** Long operations wait this long per round (the tools' maximum); the CLI keeps following after it. */
 const JOB_WAIT_SECONDS = 600;
 
-const SPECS: Record<HumanVerb, VerbSpec> = {
-  status: {
-    tool: statusTool,
-    options: { history: { type: 'string' } },
-    positionals: 0,
-    args: (v) => defined({ history: int(v, 'history') }),
-  },
-  logs: {
-    tool: logsTool,
-    options: {
-      container: { type: 'string' },
-      lines: { type: 'string', short: 'n' },
-      since: { type: 'string' },
-      grep: { type: 'string' },
-      regex: { type: 'boolean' },
-      stream: { type: 'string' },
-      'no-timestamps': { type: 'boolean' },
-      'max-bytes': { type: 'string' },
-    },
-    positionals: 1,
-    args: (v, p) => {
-      if (p[0] !== undefined && v.container !== undefined && p[0] !== v.container) {
-        throw new HumanUsageError('give the container either as an argument or with --container, not both');
-      }
-      return defined({
-        container: p[0] ?? str(v, 'container'),
-        lines: int(v, 'lines'),
-        since: str(v, 'since'),
-        grep: str(v, 'grep'),
-        regex: bool(v, 'regex'),
-        stream: str(v, 'stream'),
-        timestamps: v['no-timestamps'] === true ? false : undefined,
-        max_bytes: int(v, 'max-bytes'),
-      });
-    },
-    flagOf: { timestamps: '--no-timestamps' },
-  },
-  health: {
-    tool: healthTool,
-    options: { 'timeout-ms': { type: 'string' } },
-    positionals: 0,
-    args: (v) => defined({ timeout_ms: int(v, 'timeout-ms') }),
-  },
-  deploy: {
-    tool: deployTool,
-    options: { ref: { type: 'string' }, 'no-pull': { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
-    positionals: 0,
-    args: (v) => defined({ ref: str(v, 'ref'), pull: v['no-pull'] === true ? false : undefined, dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS }),
-    flagOf: { pull: '--no-pull' },
-    job: true,
-  },
-  rollback: {
-    tool: rollbackTool,
-    options: { to: { type: 'string' } },
-    positionals: 0,
-    args: (v) => defined({ to: str(v, 'to'), wait_seconds: JOB_WAIT_SECONDS }),
-    job: true,
-  },
-  restart: {
-    tool: restartTool,
-    options: { 'in-place': { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
-    positionals: 0,
-    args: (v) => defined({ in_place: bool(v, 'in-place'), dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS }),
-    job: true,
-  },
-  stop: {
-    tool: stopTool,
-    options: { confirm: { type: 'string' }, force: { type: 'boolean' } },
-    positionals: 1,
-    args: (v, p) => {
-      if (p[0] === undefined) throw new HumanUsageError('stop needs the CONTAINER to stop, e.g. stop loop-api-green --confirm loop-api-green');
-      if (v.confirm === undefined) throw new HumanUsageError(`stop is destructive: repeat the container name with --confirm ${p[0]}`);
-      if (v.confirm !== p[0]) throw new HumanUsageError(`--confirm must repeat the container name exactly ("${p[0]}"), got ${JSON.stringify(v.confirm)}: nothing was stopped`);
-      return defined({ container: p[0], confirm: str(v, 'confirm'), force: bool(v, 'force') });
-    },
-    flagOf: { container: 'CONTAINER' },
-  },
-  'reset-oauth': {
-    tool: resetOauthTool,
-    options: { confirm: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-    positionals: 0,
-    args: (v) => {
-      if (v.confirm === undefined && v['dry-run'] !== true) {
-        throw new HumanUsageError('reset-oauth invalidates every OAuth token: run it with --dry-run first, then with --confirm <app name>');
-      }
-      return defined({ confirm: str(v, 'confirm'), dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS });
-    },
-    job: true,
-  },
-  'restore-oauth': {
-    tool: restoreOauthTool,
-    options: { confirm: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-    positionals: 1,
-    args: (v, p) => {
-      if (v.confirm === undefined && v['dry-run'] !== true) {
-        throw new HumanUsageError('restore-oauth replaces the live OAuth keys and DB: run it with --dry-run first, then with --confirm <app name>');
-      }
-      return defined({ backup: p[0], confirm: str(v, 'confirm'), dry_run: bool(v, 'dry-run'), wait_seconds: JOB_WAIT_SECONDS });
-    },
-    flagOf: { backup: 'BACKUP' },
-    job: true,
-  },
-  recover: { tool: recoverTool, options: {}, positionals: 0, args: () => ({}) },
-  'release-lock': {
-    tool: releaseLockTool,
-    options: { confirm: { type: 'string' } },
-    positionals: 0,
-    args: (v) => {
-      if (v.confirm === undefined) throw new HumanUsageError("release-lock needs --confirm OPERATION_ID (the lock's operation id, as status shows it)");
-      return { confirm: str(v, 'confirm') };
-    },
-  },
+interface VerbSpec {
+  /** The tool this verb calls. */
+  tool: string;
+  /** A field the verb also takes as its one positional argument (`logs CONTAINER`). */
+  positional?: { field: string; name: string; required?: boolean };
+  /** Arguments the CLI sets itself (not flags): long operations wait the most per round. */
+  fixed?: Record<string, unknown>;
+  short?: Record<string, string>;
+  metavar?: Record<string, string>;
+  /** Checks on the arguments as typed, before any configuration is read; throws HumanUsageError. */
+  precheck?(args: Record<string, unknown>, verb: string): void;
+  /** `confirm` must be the app's name (checked once the app is known, exit 2 otherwise). */
+  confirmsApp?: boolean;
+  /** Long operation (a job): followed to its end, progress on stderr. */
+  job?: boolean;
+}
+
+const followJob = { fixed: { wait_seconds: JOB_WAIT_SECONDS }, job: true };
+
+const needsConfirmOrDryRun = (what: string) => (a: Record<string, unknown>, verb: string) => {
+  if (a.confirm === undefined && a.dry_run !== true) {
+    throw new HumanUsageError(`${verb} ${what}: run it with --dry-run first, then with --confirm <app name>`);
+  }
 };
 
-export interface ParsedHuman {
-  verb: HumanVerb;
-  config?: string;
-  json: boolean;
-  verbose: boolean;
-  help: boolean;
-  /** Validated tool arguments (schema defaults applied). */
-  args: Record<string, unknown>;
+/** verb → tool, and what the CLI adds to the tool's own flags. */
+const VERBS = {
+  status: { tool: 'status' },
+  logs: {
+    tool: 'logs',
+    positional: { field: 'container', name: 'CONTAINER' },
+    short: { lines: 'n' },
+    metavar: { container: 'X', since: '10m', grep: 'TEXT' },
+  },
+  health: { tool: 'health' },
+  deploy: { tool: 'deploy_blue_green', metavar: { ref: 'R' }, ...followJob },
+  rollback: { tool: 'rollback', metavar: { to: 'DEPLOYMENT_ID|VERSION|IMAGE' }, ...followJob },
+  restart: { tool: 'restart', ...followJob },
+  stop: {
+    tool: 'stop',
+    positional: { field: 'container', name: 'CONTAINER', required: true },
+    metavar: { confirm: 'CONTAINER' },
+    precheck: (a) => {
+      if (a.container === undefined) throw new HumanUsageError('stop needs the CONTAINER to stop, e.g. stop loop-api-green --confirm loop-api-green');
+      if (a.confirm === undefined) throw new HumanUsageError(`stop is destructive: repeat the container name with --confirm ${String(a.container)}`);
+      if (a.confirm !== a.container) {
+        throw new HumanUsageError(`--confirm must repeat the container name exactly ("${String(a.container)}"), got ${JSON.stringify(a.confirm)}: nothing was stopped`);
+      }
+    },
+  },
+  'reset-oauth': {
+    tool: 'reset_oauth',
+    metavar: { confirm: 'APP' },
+    precheck: needsConfirmOrDryRun('invalidates every OAuth token'),
+    confirmsApp: true,
+    ...followJob,
+  },
+  'restore-oauth': {
+    tool: 'restore_oauth',
+    positional: { field: 'backup', name: 'BACKUP' },
+    metavar: { confirm: 'APP' },
+    precheck: needsConfirmOrDryRun('replaces the live OAuth keys and DB'),
+    confirmsApp: true,
+    ...followJob,
+  },
+  recover: { tool: 'recover' },
+  'release-lock': {
+    tool: 'release_lock',
+    metavar: { confirm: 'OPERATION_ID' },
+    precheck: (a) => {
+      if (a.confirm === undefined) throw new HumanUsageError("release-lock needs --confirm OPERATION_ID (the lock's operation id, as status shows it)");
+    },
+  },
+  job: { tool: 'job_status', positional: { field: 'job_id', name: 'JOB_ID' } },
+} satisfies Record<string, VerbSpec>;
+
+export type HumanVerb = keyof typeof VERBS;
+export const HUMAN_VERBS = Object.keys(VERBS) as HumanVerb[];
+
+export function isHumanVerb(v: string | undefined): v is HumanVerb {
+  return v !== undefined && Object.hasOwn(VERBS, v);
 }
+
+/** The tool definitions the verbs call (every tool the product has, read-only or not). */
+function definitionOf(verb: HumanVerb): AnyToolDefinition {
+  const def = allTools.find((t) => t.name === VERBS[verb].tool);
+  if (!def) throw new Error(`verb ${verb}: no tool ${VERBS[verb].tool}`);
+  return def as AnyToolDefinition;
+}
+
+/** The `target` and `app` flags every tool that works on one app takes (their values: the configured names). */
+const SCOPE_FLAGS: FlagSpec[] = [
+  { field: 'target', name: 'target', kind: 'string', description: 'The target (NAS) to work on, as configured; default the first.', required: false, metavar: 'NAME' },
+  { field: 'app', name: 'app', kind: 'string', description: "The app on that target, as configured; default the target's first.", required: false, metavar: 'NAME' },
+];
+
+/** A verb's flags: `--target`/`--app` for a scoped tool, then one per input field of its tool. */
+export function verbFlags(verb: HumanVerb): FlagSpec[] {
+  const spec: VerbSpec = VERBS[verb];
+  const def = definitionOf(verb);
+  const own = flagsOf(def.inputSchema, {
+    hidden: Object.keys(spec.fixed ?? {}),
+    ...(spec.short ? { short: spec.short } : {}),
+    ...(spec.metavar ? { metavar: spec.metavar } : {}),
+  });
+  return [...((def.scope ?? 'app') === 'fleet' ? [] : SCOPE_FLAGS), ...own];
+}
+
+/** The usage lines of one verb, generated from its tool's schema. */
+export function verbUsage(verb: HumanVerb): string {
+  const spec: VerbSpec = VERBS[verb];
+  const words: string[] = [];
+  const pos = spec.positional;
+  if (pos) words.push(pos.required ? pos.name : `[${pos.name}]`);
+  for (const f of verbFlags(verb)) {
+    // A required positional (stop CONTAINER) is not shown again as its flag.
+    if (pos?.required && f.field === pos.field) continue;
+    words.push(usageOf(f));
+  }
+  return wrapUsage(`  ${PROG} ${verb}`, words);
+}
+
+const COMMON_HELP = `      Operate the apps from a terminal, on the same runtime as the MCP tools:
+      each verb is a tool, its flags are the tool's inputs (--kebab-case).
+      Each takes --config FILE (default $LOOP_OPS_CONFIG), --json (one JSON
+      object on stdout: the tool's structured result) and --verbose (logs on
+      stderr); \`VERB --help\` describes every flag. Long operations print
+      progress to stderr as they run and are followed to their end.
+      Exit codes: 0 ok, 1 operation failed or refused, 2 usage/config error.`;
+
+/** The verbs' part of the CLI usage text (generated from the tool definitions). */
+export const HUMAN_USAGE = `${HUMAN_VERBS.map(verbUsage).join('\n')}\n${COMMON_HELP}`;
+
+/** A verb's --help: its usage line, what the tool does, and every flag. */
+export function verbHelp(verb: HumanVerb): string {
+  const def = definitionOf(verb);
+  const spec: VerbSpec = VERBS[verb];
+  const flags = verbFlags(verb);
+  const pos = spec.positional ? `      ${spec.positional.name} is the same as --${flagsOf(def.inputSchema).find((f) => f.field === spec.positional!.field)?.name}.` : '';
+  return [
+    `Usage:\n${verbUsage(verb)}`,
+    '',
+    `  ${def.title} (tool ${def.name}${def.access === 'write' ? ', changes the system' : ''})`,
+    '',
+    'Options:',
+    flags.length ? flagHelp(flags) : '      (none besides the common ones)',
+    ...(pos ? [pos] : []),
+    '      --config FILE, --json, --verbose, --help: as for every verb.',
+    `      Exit codes: 0 ok, 1 operation failed or refused, 2 usage/config error.`,
+    '',
+  ].join('\n');
+}
+
+type Values = Record<string, string | boolean | undefined>;
 
 /** Options every CLI verb takes besides its own. */
 export interface CommonFlags {
@@ -276,25 +240,46 @@ export function parseVerbArgs(
   return { values, positionals, common };
 }
 
-/** Parses and validates a verb's command line (no I/O). Throws HumanUsageError. */
+export interface ParsedHuman extends CommonFlags {
+  verb: HumanVerb;
+  /** The tool arguments as typed (not validated yet: that needs the configured names). */
+  args: Record<string, unknown>;
+  /** Fields given as the positional argument (error messages name it so). */
+  positionalField?: string;
+}
+
+/** Parses a verb's command line into tool arguments (no I/O, no validation). Throws HumanUsageError. */
 export function parseHuman(verb: HumanVerb, argv: string[]): ParsedHuman {
-  const spec = SPECS[verb];
-  const { values, positionals, common: flags } = parseVerbArgs(argv, spec.options);
-  const common = { verb, ...flags };
-  if (common.help) return { ...common, args: {} };
-  if (positionals.length > spec.positionals) throw new HumanUsageError(`unexpected argument for ${verb}: ${positionals[spec.positionals]}`);
-  const raw = spec.args(values, positionals);
-  // The tool's own input schema: same limits and messages as over MCP.
-  const parsed = z.object(spec.tool.inputSchema).strict().safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const field = String(i.path[0] ?? '');
-      const flag = spec.flagOf?.[field] ?? (field ? `--${field.replace(/_/g, '-')}` : verb);
-      return `${flag}: ${i.message}`;
-    });
-    throw new HumanUsageError(problems.join('\n'));
+  const spec: VerbSpec = VERBS[verb];
+  const flags = verbFlags(verb);
+  const { values, positionals, common } = parseVerbArgs(argv, parseOptionsOf(flags));
+  if (common.help) return { verb, ...common, args: {} };
+  const max = spec.positional ? 1 : 0;
+  if (positionals.length > max) throw new HumanUsageError(`unexpected argument for ${verb}: ${positionals[max]}`);
+  const args = argsOf(flags, values);
+  let positionalField: string | undefined;
+  const pos = spec.positional;
+  if (pos && positionals[0] !== undefined) {
+    const flag = flags.find((f) => f.field === pos.field)!;
+    if (args[pos.field] !== undefined && args[pos.field] !== positionals[0]) {
+      throw new HumanUsageError(`give ${pos.name} either as an argument or with --${flag.name}, not both`);
+    }
+    args[pos.field] = positionals[0];
+    positionalField = pos.field;
   }
-  return { ...common, args: parsed.data as Record<string, unknown> };
+  spec.precheck?.(args, verb);
+  return { verb, ...common, args: { ...args, ...spec.fixed }, ...(positionalField ? { positionalField } : {}) };
+}
+
+/** Schema issues → one line per problem, named by the flag (or positional) the user typed. */
+function usageProblems(verb: HumanVerb, issues: Array<{ field: string; message: string }>, positionalField?: string): string {
+  const spec: VerbSpec = VERBS[verb];
+  return issues
+    .map((i) => {
+      const flag = !i.field ? verb : i.field === positionalField && spec.positional ? spec.positional.name : `--${i.field.replace(/_/g, '-')}`;
+      return `${flag}: ${i.message}`;
+    })
+    .join('\n');
 }
 
 /** `cli:<os user>@<hostname>`: who the lock and the history name. */
@@ -310,29 +295,40 @@ export function cliCallerId(): string {
 
 const clock = () => new Date().toTimeString().slice(0, 8);
 
-/** Splits a guard error text (`message\nHint: …`) in two. */
-function splitHint(text: string): { message: string; hint: string | null } {
-  const i = text.lastIndexOf('\nHint: ');
-  return i < 0 ? { message: text, hint: null } : { message: text.slice(0, i), hint: text.slice(i + 7) };
+/** A refusal or failure as a person reads it: NAS text neutralized (no terminal escapes), no fence. */
+export function failureText(o: ToolFailure): string {
+  const msg = o.nasText ? neutralize(o.message) : o.message;
+  if (o.kind === 'internal') return `Internal error in ${o.tool}:${o.nasText ? '\n' : ' '}${msg}`;
+  if (o.kind === 'failed' && o.nasText) return `${o.tool} failed:\n${msg}`;
+  return msg;
+}
+
+interface Io {
+  out: { write(s: string): unknown };
+  err: { write(s: string): unknown };
 }
 
 /** Runs one verb. Returns the exit code. */
-export async function runHuman(verb: HumanVerb, argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function runHuman(verb: HumanVerb, argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   const say = (s: string) => io.err.write(`${PROG}: ${s}\n`);
+  const usage = (message: string) => {
+    for (const line of message.split('\n')) say(line);
+    io.err.write(`usage:\n${verbUsage(verb)}\n(${PROG} ${verb} --help for every flag, ${PROG} --help for every command)\n`);
+    return 2;
+  };
   let p: ParsedHuman;
   try {
     p = parseHuman(verb, argv);
   } catch (e) {
     if (!(e instanceof HumanUsageError)) throw e;
-    for (const line of e.message.split('\n')) say(line);
-    io.err.write(`usage:\n${verbUsage(verb)}\n(${PROG} --help for every command)\n`);
-    return 2;
+    return usage(e.message);
   }
   if (p.help) {
-    io.out.write(`Usage:\n${verbUsage(verb)}\n\n${HUMAN_USAGE.split('\n').slice(-5).join('\n')}\n`);
+    io.out.write(verbHelp(verb));
     return 0;
   }
-  const spec = SPECS[verb];
+  const spec: VerbSpec = VERBS[verb];
+  const def = definitionOf(verb);
 
   let loaded: ReturnType<typeof loadConfig>;
   try {
@@ -343,40 +339,67 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
     return 2;
   }
   const { config, secrets } = loaded;
-  const scrubber = scrubberFor(secrets);
+  if (def.access === 'write' && config.server.readOnly) {
+    say(`${verb} changes the system, and the configuration sets server.readOnly`);
+    return 2;
+  }
   // Logs would drown the messages and progress lines: errors only unless --verbose
   // (what goes wrong is reported as a message + hint anyway).
   const log = createLogger({ level: p.verbose ? config.log.level : 'error' });
 
-  if ((verb === 'reset-oauth' || verb === 'restore-oauth') && p.args.dry_run !== true && p.args.confirm !== blueGreenConfig(config).app.name) {
-    say(`--confirm must be the app name ("${blueGreenConfig(config).app.name}"): nothing was changed`);
-    say('hint: this invalidates every OAuth token; run with --dry-run first, then --confirm with the app name.');
-    return 2;
-  }
-  if (spec.tool.access === 'write' && config.server.readOnly) {
-    say(`${verb} changes the system, and the configuration sets server.readOnly`);
-    return 2;
-  }
-
-  let bundle: Awaited<ReturnType<typeof createServices>>;
+  // The runtime the server runs on; a one-shot run does not keep the timed stop of the previous color.
+  let runtime: FleetRuntime;
   try {
-    bundle = await createServices(config, secrets, log, { watchPreviousColor: false });
+    runtime = await createRuntime(config, secrets, log, { watchPreviousColor: false });
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const pr of e.problems) say(`config: ${pr}`);
-    return 2;
+    if (e instanceof ConfigError || e instanceof InventoryError) {
+      for (const pr of e.problems) say(`config: ${pr}`);
+      return 2;
+    }
+    throw e;
   }
-  const svc = bundle.services;
-  const audit = new AuditLog({ log: log.child({ component: 'audit' }), file: config.log.auditFile });
-  const calls = new CallTracker();
-  const caller: Caller = { id: cliCallerId(), transport: 'cli', scopes: [...ALL_SCOPES] };
-  const run = guardTool(spec.tool as AnyToolDefinition, spec.tool.handler(svc), { log, scrubber, audit, calls, policy: { readOnly: false } }, () => caller);
 
-  const progress = (m: string) => io.err.write(`[${clock()}] ${scrubber.scrub(m)}\n`);
+  let code = 0;
+  try {
+    code = await callVerb(runtime, verb, spec, p, io, say, usage);
+  } finally {
+    await runtime.close().catch(() => {});
+    log.flush?.();
+  }
+  // Should anything still hold the event loop (a socket the SSH library keeps,
+  // a timer), leave anyway once the output is out; unref'd, it never delays an exit.
+  setTimeout(() => process.exit(code), 2_000).unref();
+  return code;
+}
+
+async function callVerb(
+  runtime: FleetRuntime,
+  verb: HumanVerb,
+  spec: VerbSpec,
+  p: ParsedHuman,
+  io: Io,
+  say: (s: string) => void,
+  usage: (message: string) => number,
+): Promise<number> {
+  const scrubber = runtime.guard.scrubber;
+  // The schema an MCP client sees (with the configured target and app names): same limits, same messages.
+  const shape = runtime.inventory.inputSchemaOf(spec.tool)!;
+  const valid = validateInput(shape, p.args);
+  if (!valid.ok) return usage(usageProblems(verb, valid.issues, p.positionalField));
+  const args = valid.args;
+  if (spec.confirmsApp && args.dry_run !== true) {
+    const app = appNameOf(runtime, args);
+    if (app !== undefined && args.confirm !== app) {
+      say(`--confirm must be the app name ("${app}"): nothing was changed`);
+      say('hint: this invalidates every OAuth token; run with --dry-run first, then --confirm with the app name.');
+      return 2;
+    }
+  }
+
+  const progress = (m: string) => void io.err.write(`[${clock()}] ${scrubber.scrub(m)}\n`);
   // Ctrl-C: a deploy cut in the middle is worse than a finished one. The
   // first one only warns; the second exits (the NAS journal lets `recover`
   // put things right).
-  const ac = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
@@ -388,62 +411,68 @@ export async function runHuman(verb: HumanVerb, argv: string[], io = { out: proc
     process.exit(130);
   };
   process.on('SIGINT', onSigint);
-
-  const extra = {
-    signal: ac.signal,
-    requestId: 1,
-    _meta: { progressToken: 1 },
-    sendNotification: async (n: { method: string; params?: { message?: unknown } }) => {
-      if (n.method === 'notifications/progress' && typeof n.params?.message === 'string') progress(n.params.message);
-    },
-    sendRequest: async () => {
-      throw new Error('not supported in the CLI');
-    },
-    authInfo: undefined,
-  } as unknown as Extra;
-
-  let code = 0;
+  const caller: Caller = { id: cliCallerId(), transport: 'cli', scopes: [...ALL_SCOPES] };
   try {
-    const r = await run(p.args, extra);
-    // The fence around NAS text is for a model; a person reads the (neutralized) text itself.
-    const text = unfence(r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n'));
-    if (r.isError) {
-      code = 1;
-      const { message, hint } = splitHint(text);
-      // A failed long operation: its job snapshot has the partial result (last log lines, …).
-      const job = spec.job ? svc.jobs.list()[0] : undefined;
-      const jobOut = job ? scrubDeep({ ...jobView(job, 50), kind: job.kind, error: job.error, hint: job.hint }, scrubber) : undefined;
-      if (p.json) io.out.write(`${JSON.stringify({ error: message, hint, ...(jobOut ? { job: jobOut } : {}) }, null, 2)}\n`);
-      else if (jobOut?.result) io.out.write(`${JSON.stringify(jobOut.result, null, 2)}\n`);
-      for (const line of message.split('\n')) say(line);
-      if (hint) say(`hint: ${hint}`);
-    } else {
-      let structured = r.structuredContent as Record<string, unknown>;
-      let out = text;
-      // Longer than the tool's wait: keep following the job to its end.
-      if (spec.job && structured.state === 'running' && typeof structured.jobId === 'string') {
-        let j = svc.jobs.get(structured.jobId);
-        while (j && j.state === 'running') j = await svc.jobs.wait(j.id, JOB_WAIT_SECONDS * 1000, progress);
-        if (j) {
-          structured = scrubDeep({ ...jobView(j), ...(j.state === 'failed' ? { error: j.error, hint: j.hint } : {}) }, scrubber);
-          out = `${verb} ${j.state}${j.result ? `\n${JSON.stringify(j.result, null, 1)}` : ''}`;
-          if (j.state === 'failed') {
-            code = 1;
-            say(`${verb} failed: ${scrubber.scrub(j.error ?? 'unknown error')}`);
-            if (j.hint) say(`hint: ${scrubber.scrub(j.hint)}`);
-          }
-        }
-      }
-      io.out.write(p.json ? `${JSON.stringify(structured, null, 2)}\n` : `${out}\n`);
-    }
+    const outcome = await runtime.call(spec.tool, caller, args, new AbortController().signal, { progress: (m) => progress(m) });
+    return await render(runtime, verb, spec, outcome, p.json, io, say, progress);
   } finally {
     process.off('SIGINT', onSigint);
-    await audit.flush().catch(() => {});
-    await bundle.close().catch(() => {});
-    log.flush?.();
   }
-  // Should anything still hold the event loop (a socket the SSH library keeps,
-  // a timer), leave anyway once the output is out; unref'd, it never delays an exit.
-  setTimeout(() => process.exit(code), 2_000).unref();
+}
+
+/** The app a call works on (its name is what `confirm` must repeat); undefined when the tool will say it does not exist. */
+function appNameOf(runtime: FleetRuntime, args: Record<string, unknown>): string | undefined {
+  try {
+    return runtime.fleet.scope(args.target as string | undefined, args.app as string | undefined).app;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An outcome for a terminal: stdout gets the result (text or JSON), stderr the message and hint. Returns the exit code. */
+async function render(
+  runtime: FleetRuntime,
+  verb: HumanVerb,
+  spec: VerbSpec,
+  o: ToolOutcome,
+  json: boolean,
+  io: Io,
+  say: (s: string) => void,
+  progress: (m: string) => void,
+): Promise<number> {
+  const scrubber = runtime.guard.scrubber;
+  const jobs = runtime.fleet.jobs;
+  if (o.kind !== 'ok') {
+    if (o.kind === 'invalid') return 2;
+    const message = failureText(o);
+    const hint = o.hint ?? null;
+    // A failed long operation: its job snapshot has the partial result (last log lines, …).
+    const job = spec.job && o.kind !== 'denied' ? jobs.list()[0] : undefined;
+    const jobOut = job ? scrubDeep({ ...jobView(job, 50), kind: job.kind, error: job.error, hint: job.hint }, scrubber) : undefined;
+    if (json) io.out.write(`${JSON.stringify({ error: message, hint, ...(jobOut ? { job: jobOut } : {}) }, null, 2)}\n`);
+    else if (jobOut?.result) io.out.write(`${JSON.stringify(jobOut.result, null, 2)}\n`);
+    for (const line of message.split('\n')) say(line);
+    if (hint) say(`hint: ${hint}`);
+    return 1;
+  }
+  let code = 0;
+  let structured = o.structured;
+  // The fence around NAS text is for a model; a person reads the (neutralized) text itself.
+  let out = unfence(o.text);
+  // Longer than the tool's wait: keep following the job to its end.
+  if (spec.job && structured.state === 'running' && typeof structured.jobId === 'string') {
+    let j = jobs.get(structured.jobId);
+    while (j && j.state === 'running') j = await jobs.wait(j.id, JOB_WAIT_SECONDS * 1000, progress);
+    if (j) {
+      structured = scrubDeep({ ...jobView(j), ...(j.state === 'failed' ? { error: j.error, hint: j.hint } : {}) }, scrubber);
+      out = `${verb} ${j.state}${j.result ? `\n${JSON.stringify(j.result, null, 1)}` : ''}`;
+      if (j.state === 'failed') {
+        code = 1;
+        say(`${verb} failed: ${scrubber.scrub(j.error ?? 'unknown error')}`);
+        if (j.hint) say(`hint: ${scrubber.scrub(j.hint)}`);
+      }
+    }
+  }
+  io.out.write(json ? `${JSON.stringify(structured, null, 2)}\n` : `${out}\n`);
   return code;
 }

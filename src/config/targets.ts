@@ -19,7 +19,7 @@
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { configSchema, deploySchema, recreateConfigSchema, type Config, type RecreateConfig } from '../config.js';
+import { configSchema, deploySchema, recreateConfigSchema, swarmConfigSchema, type Config, type RecreateConfig, type SwarmConfig } from '../config.js';
 
 /** Target and app names: short, safe in paths, log lines and tool enums. */
 export const TARGET_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
@@ -32,14 +32,20 @@ export const LEGACY_TARGET = 'default';
 const TARGET_KEYS = ['nas', 'sudo', 'docker', 'nginx', 'state', 'app'] as const;
 const GLOBAL_KEYS = ['deploy', 'server', 'log', 'auth', 'notify', 'metrics'] as const;
 
-export const STRATEGIES = ['blue-green', 'recreate'] as const;
+export const STRATEGIES = ['blue-green', 'recreate', 'swarm-service'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
-export const DRIVERS = ['single-host'] as const;
+export const DRIVERS = ['single-host', 'swarm'] as const;
+/** The strategies each driver runs: a Swarm manager runs services, a single host runs containers. */
+export const DRIVER_STRATEGIES: Record<(typeof DRIVERS)[number], readonly string[]> = {
+  'single-host': ['blue-green', 'recreate'],
+  swarm: ['swarm-service'],
+};
 export type Driver = (typeof DRIVERS)[number];
 
 export type AppEntry =
   | { target: string; name: string; strategy: 'blue-green'; config: Config }
-  | { target: string; name: string; strategy: 'recreate'; config: RecreateConfig };
+  | { target: string; name: string; strategy: 'recreate'; config: RecreateConfig }
+  | { target: string; name: string; strategy: 'swarm-service'; config: SwarmConfig };
 
 export interface TargetConfig {
   name: string;
@@ -157,6 +163,11 @@ export function parseTargets(raw: Raw): { root: RootConfig; issues: [] } | { roo
         add(`${aPath}.strategy`, `must be one of: ${STRATEGIES.join(', ')}`);
         continue;
       }
+      const allowed = DRIVER_STRATEGIES[driver as Driver] ?? [];
+      if ((DRIVERS as readonly unknown[]).includes(driver) && !allowed.includes(strategy as string)) {
+        add(`${aPath}.strategy`, `a ${String(driver)} target runs ${allowed.join(' or ')} apps`);
+        continue;
+      }
       if (appFields.name !== undefined) add(`${aPath}.name`, 'the app name is its key under apps');
       if (appDeploy !== undefined && !isMap(appDeploy)) add(`${aPath}.deploy`, 'must be a mapping (keys of deploy to override for this app)');
       const view: Raw = {
@@ -189,7 +200,8 @@ export function parseTargets(raw: Raw): { root: RootConfig; issues: [] } | { roo
             return issuePath(p);
         }
       };
-      const parsed = strategy === 'recreate' ? recreateConfigSchema.safeParse(view) : configSchema.safeParse(view);
+      const parsed =
+        strategy === 'recreate' ? recreateConfigSchema.safeParse(view) : strategy === 'swarm-service' ? swarmConfigSchema.safeParse(view) : configSchema.safeParse(view);
       if (!parsed.success) {
         for (const i of parsed.error.issues) add(mapPath(i.path), i.message);
         continue;
@@ -197,11 +209,13 @@ export function parseTargets(raw: Raw): { root: RootConfig; issues: [] } | { roo
       apps.push(
         strategy === 'recreate'
           ? { target: tName, name: aName, strategy: 'recreate', config: parsed.data as RecreateConfig }
-          : { target: tName, name: aName, strategy: 'blue-green', config: parsed.data as Config },
+          : strategy === 'swarm-service'
+            ? { target: tName, name: aName, strategy: 'swarm-service', config: parsed.data as SwarmConfig }
+            : { target: tName, name: aName, strategy: 'blue-green', config: parsed.data as Config },
       );
     }
     checkTargetApps(tPath, apps, add);
-    targets.push({ name: tName, driver: 'single-host', apps });
+    targets.push({ name: tName, driver: driver === 'swarm' ? 'swarm' : 'single-host', apps });
   }
   if (issues.length) return { issues };
   const first = targets[0]!.apps[0]!.config;
@@ -238,6 +252,8 @@ function defaultUpstreamFile(app: string): string {
 
 /** Container names an app owns on its target (what a second app must not reuse). */
 export function containerNamesOf(app: AppEntry): string[] {
+  // A Swarm service's containers are named by the manager after its tasks.
+  if (app.strategy === 'swarm-service') return [];
   return app.strategy === 'blue-green' ? [`${app.name}-blue`, `${app.name}-green`] : [app.name, `${app.name}-previous`];
 }
 
@@ -251,6 +267,7 @@ function hostPortsOf(app: AppEntry): Array<[number, string]> {
       [a.colorPorts.green, 'colorPorts.green'],
     ];
   }
+  if (app.strategy === 'swarm-service') return [];
   return app.config.app.hostPort !== undefined ? [[app.config.app.hostPort, 'hostPort']] : [];
 }
 

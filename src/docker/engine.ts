@@ -8,6 +8,19 @@ import { RemoteCommandError } from '../ssh/errors.js';
 import { EngineTransport, type EngineTransportOptions } from './transport.js';
 import { LineSplitter } from '../line-splitter.js';
 import { buildImageArgv, containerCreateBody, demuxLogFrames, paths, type ContainerSpec, type LogsQuery } from './requests.js';
+import {
+  parseNodes,
+  parseService,
+  parseTasks,
+  swarmPaths,
+  type NodeInfo,
+  type RawNode,
+  type RawService,
+  type RawServiceSpec,
+  type RawTask,
+  type ServiceInfo,
+  type TaskInfo,
+} from './swarm-requests.js';
 
 export class DockerError extends Error {
   constructor(
@@ -252,7 +265,11 @@ export class DockerEngine {
    * bounds what crosses the wire even if lines are huge.
    */
   async logs(name: string, query: LogsQuery, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<LogLine[]> {
-    const r = await this.call('GET', paths.logs(name, query), {
+    return this.logLines(paths.logs(name, query), opts);
+  }
+
+  private async logLines(path: string, opts: { signal?: AbortSignal; maxBytes?: number }): Promise<LogLine[]> {
+    const r = await this.call('GET', path, {
       signal: opts.signal,
       maxBytes: opts.maxBytes ?? 16 * 1024 * 1024,
       timeoutMs: 60_000,
@@ -268,6 +285,53 @@ export class DockerEngine {
     split.stdout.end();
     split.stderr.end();
     return lines;
+  }
+
+  // ---------------------------------------------------------------- Swarm (the target is a manager)
+
+  /** This engine's swarm membership: its node id, and whether it is an active manager. */
+  async swarmInfo(signal?: AbortSignal): Promise<{ nodeId: string | null; state: string; isManager: boolean }> {
+    const r = await this.call('GET', swarmPaths.info(), { signal });
+    const info = JSON.parse(r.body.toString('utf8')) as { Swarm?: { NodeID?: string; LocalNodeState?: string; ControlAvailable?: boolean } };
+    return { nodeId: info.Swarm?.NodeID || null, state: info.Swarm?.LocalNodeState ?? 'inactive', isManager: info.Swarm?.ControlAvailable ?? false };
+  }
+
+  /** undefined when the service does not exist. */
+  async inspectService(name: string, signal?: AbortSignal): Promise<ServiceInfo | undefined> {
+    const r = await this.call('GET', swarmPaths.service(name), { signal, okStatuses: [404] });
+    if (r.status === 404) return undefined;
+    return parseService(JSON.parse(r.body.toString('utf8')) as RawService);
+  }
+
+  /**
+   * Sends a new spec for the service read at `version` (the manager refuses
+   * a stale one with 500 "update out of sequence": read again and retry).
+   * `rollback`: the manager's own return to the previous spec instead.
+   */
+  async updateService(id: string, version: number, spec: RawServiceSpec, o: { rollback?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
+    const r = await this.call('POST', swarmPaths.serviceUpdate(id, version, { rollback: o.rollback }), { body: spec, signal: o.signal });
+    const body = r.body.toString('utf8').trim();
+    return body ? ((JSON.parse(body) as { Warnings?: string[] | null }).Warnings ?? []) : [];
+  }
+
+  async serviceTasks(service: string, signal?: AbortSignal): Promise<TaskInfo[]> {
+    const r = await this.call('GET', swarmPaths.tasks(service), { signal });
+    return parseTasks(JSON.parse(r.body.toString('utf8')) as RawTask[]);
+  }
+
+  async nodes(signal?: AbortSignal): Promise<NodeInfo[]> {
+    const r = await this.call('GET', swarmPaths.nodes(), { signal });
+    return parseNodes(JSON.parse(r.body.toString('utf8')) as RawNode[]);
+  }
+
+  /** All tasks' logs, interleaved as the manager gathers them from the nodes. */
+  async serviceLogs(service: string, query: LogsQuery, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<LogLine[]> {
+    return this.logLines(swarmPaths.serviceLogs(service, query), opts);
+  }
+
+  /** One task's logs (also of a task that has exited: what a failed update reports). */
+  async taskLogs(taskId: string, query: LogsQuery, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<LogLine[]> {
+    return this.logLines(swarmPaths.taskLogs(taskId, query), opts);
   }
 
   async imageExists(ref: string, signal?: AbortSignal): Promise<boolean> {

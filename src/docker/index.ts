@@ -16,3 +16,4 @@ export function createDockerEngine(pool: SshPool, config: Pick<Config, 'docker' 
     requestTimeoutMs: 30_000,
   });
 }
+export type { NodeInfo, ServiceInfo, TaskInfo, UpdateState, UpdatePolicy, RawServiceSpec } from './swarm-requests.js';

@@ -4,6 +4,7 @@
  * that cannot be reached is a row that says so, never a failed call: the
  * operator at 3 a.m. still sees the others.
  */
+import { swarmContextOf, swarmStatus } from '../swarm/index.js';
 import type { Fleet, AppScope } from '../services.js';
 import { readRecreateStatus } from './recreate-status.js';
 import { readStatus } from './status.js';
@@ -37,45 +38,54 @@ export async function readFleetStatus(fleet: Pick<Fleet, 'scopes'>, signal?: Abo
   return { apps, checkedAt: new Date().toISOString() };
 }
 
-async function rowOf(s: AppScope, signal?: AbortSignal): Promise<AppRow> {
-  if (s.strategy === 'blue-green') {
-    const st = await readStatus(s.services, { historyLimit: 1, signal });
-    const live = st.liveColor ? st.colors[st.liveColor] : null;
-    const last = st.recentDeployments[0];
-    const op = st.interruptedOperation;
-    return {
-      target: s.target,
-      app: s.app,
-      strategy: s.strategy,
-      serving: live?.name ?? null,
-      version: live?.version ?? null,
-      state: live?.state ?? null,
-      health: live?.health ?? null,
-      lock: { held: st.lock.held, operation: st.lock.operation, operationId: st.lock.operationId },
-      interrupted: op ? `${op.kind} ${op.operationId} at ${op.phase}` : null,
-      lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,
-      warnings: st.warnings,
-      error: null,
-    };
-  }
-  const st = await readRecreateStatus(s.services, { historyLimit: 1, signal });
-  const c = st.container;
+/** What every strategy's status has in common: the lock, an interrupted operation, the history, warnings. */
+interface CommonStatus {
+  lock: { held: boolean; operation: string | null; operationId: string | null };
+  interruptedOperation: { kind: string; operationId: string; phase: string } | null;
+  recentDeployments: Array<{ kind: string; outcome: string; startedAt: string; endedAt: string | null }>;
+  warnings: string[];
+}
+
+/** A row from what serves (each strategy says it its way) and the common part. */
+function row(s: AppScope, serving: Pick<AppRow, 'serving' | 'version' | 'state' | 'health'>, st: CommonStatus): AppRow {
   const last = st.recentDeployments[0];
   const op = st.interruptedOperation;
   return {
     target: s.target,
     app: s.app,
     strategy: s.strategy,
-    serving: c?.name ?? null,
-    version: c?.version ?? null,
-    state: c?.state ?? null,
-    health: c?.health ?? null,
+    ...serving,
     lock: { held: st.lock.held, operation: st.lock.operation, operationId: st.lock.operationId },
     interrupted: op ? `${op.kind} ${op.operationId} at ${op.phase}` : null,
     lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,
     warnings: st.warnings,
     error: null,
   };
+}
+
+async function rowOf(s: AppScope, signal?: AbortSignal): Promise<AppRow> {
+  if (s.strategy === 'blue-green') {
+    const st = await readStatus(s.services, { historyLimit: 1, signal });
+    const live = st.liveColor ? st.colors[st.liveColor] : null;
+    return row(s, { serving: live?.name ?? null, version: live?.version ?? null, state: live?.state ?? null, health: live?.health ?? null }, st);
+  }
+  if (s.strategy === 'swarm-service') {
+    const st = await swarmStatus(swarmContextOf(s.services), { historyLimit: 1, signal });
+    const r = st.replicas;
+    return row(
+      s,
+      {
+        serving: st.exists ? `service ${st.service} (${r.running}/${r.desired ?? '?'} running)` : null,
+        version: st.live.version,
+        state: st.update?.inProgress ? `updating (${st.update.state})` : r.running > 0 ? 'running' : null,
+        health: r.running > 0 ? (r.healthy === r.running ? 'healthy' : `${r.healthy}/${r.running} healthy`) : null,
+      },
+      st,
+    );
+  }
+  const st = await readRecreateStatus(s.services, { historyLimit: 1, signal });
+  const c = st.container;
+  return row(s, { serving: c?.name ?? null, version: c?.version ?? null, state: c?.state ?? null, health: c?.health ?? null }, st);
 }
 
 function errorRow(s: AppScope, e: Error): AppRow {

@@ -8,8 +8,10 @@
  *   abort signal → check the output against its schema → redact secret
  *   values from text and structured output → audit record → result.
  *
- * Errors: `ToolError` → `isError` with its message and `Hint: …`; anything
- * else → `isError` with a generic line plus the (scrubbed) message, never a
+ * `runTool` returns a structured outcome (`ToolOutcome`: ok, or denied /
+ * invalid / failed / cancelled / internal with message and hint); each face
+ * renders it: `toCallToolResult` for MCP (`isError` with the message and
+ * `Hint: …`, NAS words fenced), src/cli/human.ts for a terminal. Never a
  * stack trace.
  */
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
@@ -18,7 +20,7 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit.js';
 import { redactArgs } from '../audit.js';
 import type { Logger, SecretScrubber } from '../log.js';
-import type { AnyToolDefinition, Caller, ToolContext, ToolHandler } from './types.js';
+import type { AnyToolDefinition, Caller, Shape, ToolContext, ToolHandler } from './types.js';
 import { ToolError } from './types.js';
 import { fenceUntrusted } from './untrusted.js';
 
@@ -215,9 +217,201 @@ export function auditorFor(rt: GuardRuntime, caller: Caller, what: string, args:
   };
 }
 
+// ---------------------------------------------------------------------------
+// One call, one outcome
+
+/** A resource link after the text (the full picture when an answer was cut). */
+export type OutcomeLink = { uri: string; name: string; description?: string; mimeType?: string };
+
 /**
- * Wraps a tool's handler into the callback given to `McpServer.registerTool`.
- * `callerOf` tells who sent the request (per transport/session).
+ * How one tool call ended, before any face renders it: the MCP face turns it
+ * into a CallToolResult (`toCallToolResult`), the human CLI into text or JSON
+ * and an exit code. Texts are scrubbed of secret values already.
+ * - `denied`: refused by policy (read-only, scope, shutting down);
+ * - `invalid`: the arguments do not match the input schema (`issues` per field);
+ * - `failed`: an expected failure (ToolError, or an error with a hint);
+ * - `cancelled`: the call's signal aborted (client, session, shutdown);
+ * - `internal`: anything else (a bug, an unexpected error).
+ * `nasText`: the message quotes the NAS (stderr, Docker, sudo), which a model must read as data.
+ */
+export type ToolOutcome =
+  | { kind: 'ok'; structured: Record<string, unknown>; text: string; links: OutcomeLink[] }
+  | {
+      kind: 'denied' | 'invalid' | 'failed' | 'cancelled' | 'internal';
+      tool: string;
+      message: string;
+      hint?: string;
+      code?: string;
+      nasText?: boolean;
+      issues?: Array<{ field: string; message: string }>;
+    };
+
+export type ToolFailure = Exclude<ToolOutcome, { kind: 'ok' }>;
+
+/** Reports progress of a long call to whoever asked (MCP notification, CLI stderr). Never throws. */
+export type ProgressSink = (message: string, progress: number, total?: number) => Promise<void> | void;
+
+export interface RunOptions {
+  /** Where progress goes; none = dropped. */
+  progress?: ProgressSink;
+  /** For the call's log lines (the JSON-RPC request id). */
+  requestId?: string | number;
+  /**
+   * Validate `args` against this input shape first (strict, defaults
+   * applied): a mismatch is an `invalid` outcome. The MCP face leaves it out
+   * (the SDK validated already).
+   */
+  validate?: Shape;
+}
+
+/**
+ * Arguments checked against a tool's input shape as MCP clients see it
+ * (strict: an unknown key is an error; defaults applied). The MCP face gets
+ * this from the SDK; the CLI calls it on what the flags gave.
+ */
+export function validateInput(
+  shape: Shape,
+  raw: Record<string, unknown>,
+): { ok: true; args: Record<string, unknown> } | { ok: false; issues: Array<{ field: string; message: string }> } {
+  const parsed = z.object(shape).strict().safeParse(raw);
+  if (parsed.success) return { ok: true, args: parsed.data as Record<string, unknown> };
+  return {
+    ok: false,
+    issues: parsed.error.issues.map((i) => {
+      // Unknown keys come as one issue without a path: name them.
+      const keys = (i as { keys?: string[] }).keys;
+      return { field: String(i.path[0] ?? keys?.[0] ?? ''), message: i.message };
+    }),
+  };
+}
+
+/**
+ * The one path of a tool call: policy → execute (timed, abortable, tracked)
+ * → output checked against its schema → secrets scrubbed → audit record.
+ * Never throws: every ending is an outcome.
+ */
+export async function runTool(
+  rt: GuardRuntime,
+  def: AnyToolDefinition,
+  run: ToolHandler<any, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  caller: Caller,
+  rawArgs: Record<string, unknown>,
+  signal: AbortSignal,
+  opts: RunOptions = {},
+): Promise<ToolOutcome> {
+  const started = performance.now();
+  const scrub = (s: string) => rt.scrubber.scrub(s);
+  const log = rt.log.child({ tool: def.name, caller: caller.id, session: caller.sessionId, requestId: opts.requestId });
+  const audit = auditorFor(rt, caller, def.name, rawArgs ?? {}, started);
+  const fail = (kind: ToolFailure['kind'], message: string, extra: Omit<ToolFailure, 'kind' | 'tool' | 'message'> = {}): ToolFailure => ({
+    kind,
+    tool: def.name,
+    message,
+    ...extra,
+  });
+
+  // 1. policy
+  if (!rt.calls.isAccepting) {
+    audit('denied', 'server is shutting down', 'shutting_down');
+    return fail('denied', 'The server is shutting down and takes no new calls.', { hint: 'Retry in a few seconds.', code: 'shutting_down' });
+  }
+  const decision = checkPolicy(def, caller, rt.policy);
+  if (!decision.allowed) {
+    audit('denied', decision.message, 'policy');
+    return fail('denied', decision.message, { hint: decision.hint, code: 'policy' });
+  }
+  let args = rawArgs ?? {};
+  if (opts.validate) {
+    const v = validateInput(opts.validate, args);
+    if (!v.ok) {
+      const message = scrub(v.issues.map((i) => `${i.field || '(input)'}: ${i.message}`).join('; '));
+      audit('error', message, 'invalid');
+      return fail('invalid', message, { code: 'invalid', issues: v.issues.map((i) => ({ ...i, message: scrub(i.message) })) });
+    }
+    args = v.args;
+  }
+
+  // 2. execute
+  const call = rt.calls.begin(signal, { tool: def.name, sessionId: caller.sessionId });
+  let lastProgress = 0;
+  let ended = false;
+  const ctx: ToolContext = {
+    signal: call.signal,
+    caller,
+    log,
+    progress: async (message, progress, total) => {
+      // After the result went out, a progress report would refer to a finished call.
+      if (!opts.progress || ended || call.signal.aborted) return;
+      const p = progress ?? lastProgress + 1;
+      lastProgress = p;
+      try {
+        await opts.progress(scrub(message), p, total);
+      } catch (e) {
+        log.debug({ err: scrub(errorMessage(e)) }, 'progress not sent');
+      }
+    },
+  };
+  try {
+    const out = await run(args, ctx);
+    const parsed = z.object(def.outputSchema).safeParse(out?.structured);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      throw new Error(`the tool returned output that does not match its schema (${detail})`);
+    }
+    const structured = scrubDeep(parsed.data, rt.scrubber) as Record<string, unknown>;
+    const text = scrub(typeof out.text === 'string' ? out.text : String(out.text));
+    audit('ok');
+    const links = (out.links ?? []).map((l) => ({ ...l, name: scrub(l.name), ...(l.description ? { description: scrub(l.description) } : {}) }));
+    return { kind: 'ok', structured, text, links };
+  } catch (e) {
+    // The audit keeps the plain message; a face that shows it to a model fences NAS words.
+    const nasText = e instanceof Error && ERRORS_WITH_NAS_TEXT.has(e.name);
+    const expected = asExpectedError(e);
+    if (expected) {
+      const msg = scrub(expected.message);
+      audit('error', msg, expected.code);
+      return fail('failed', msg, {
+        ...(expected.hint ? { hint: scrub(expected.hint) } : {}),
+        ...(expected.code ? { code: expected.code } : {}),
+        ...(nasText ? { nasText } : {}),
+      });
+    }
+    if (call.signal.aborted) {
+      const reason = call.signal.reason instanceof Error ? call.signal.reason.message : 'cancelled';
+      const msg = scrub(`${def.name} was cancelled: ${reason}`);
+      audit('error', msg, 'aborted');
+      return fail('cancelled', msg, { hint: 'Check the system state with status before retrying.', code: 'aborted' });
+    }
+    const msg = scrub(errorMessage(e));
+    log.error({ err: { name: (e as Error)?.name, message: msg, stack: scrub((e as Error)?.stack ?? '') } }, 'tool failed');
+    audit('error', msg, 'internal');
+    return fail('internal', msg, { code: 'internal', ...(nasText ? { nasText } : {}) });
+  } finally {
+    ended = true;
+    call.end();
+  }
+}
+
+/**
+ * The MCP face of an outcome: the text a model reads (NAS words fenced as
+ * data, `Hint:` on its own line) and the structured output.
+ */
+export function toCallToolResult(o: ToolOutcome): CallToolResult {
+  if (o.kind === 'ok') {
+    return { content: [{ type: 'text', text: o.text }, ...o.links.map((l) => ({ type: 'resource_link' as const, ...l }))], structuredContent: o.structured };
+  }
+  const show = (msg: string) => (o.nasText ? `\n${fenceUntrusted('error output from the NAS', msg)}` : ` ${msg}`);
+  let text: string;
+  if (o.kind === 'internal') text = `Internal error in ${o.tool}:${show(o.message)}`;
+  else if (o.kind === 'failed' && o.nasText) text = `${o.tool} failed:${show(o.message)}`;
+  else if (o.kind === 'invalid') text = `Input validation error: ${o.message}`;
+  else text = o.message;
+  return errorResult(o.hint ? `${text}\nHint: ${o.hint}` : text);
+}
+
+/**
+ * Wraps a tool's runner into the callback given to `McpServer.registerTool`:
+ * `runTool`, rendered for MCP. `callerOf` tells who sent the request.
  */
 export function guardTool(
   def: AnyToolDefinition,
@@ -225,86 +419,17 @@ export function guardTool(
   rt: GuardRuntime,
   callerOf: (extra: Extra) => Caller,
 ): (args: Record<string, unknown>, extra: Extra) => Promise<CallToolResult> {
-  const outputSchema = z.object(def.outputSchema);
-  const scrub = (s: string) => rt.scrubber.scrub(s);
-
   return async (args, extra) => {
-    const started = performance.now();
-    const caller = callerOf(extra);
-    const log = rt.log.child({ tool: def.name, caller: caller.id, session: caller.sessionId, requestId: extra.requestId });
-    const audit = auditorFor(rt, caller, def.name, args ?? {}, started);
-
-    // 1. policy
-    if (!rt.calls.isAccepting) {
-      audit('denied', 'server is shutting down', 'shutting_down');
-      return errorResult('The server is shutting down and takes no new calls.\nHint: Retry in a few seconds.');
-    }
-    const decision = checkPolicy(def, caller, rt.policy);
-    if (!decision.allowed) {
-      audit('denied', decision.message, 'policy');
-      return errorResult(`${decision.message}\nHint: ${decision.hint}`);
-    }
-
-    // 2. execute
-    const call = rt.calls.begin(extra.signal, { tool: def.name, sessionId: caller.sessionId });
     const progressToken = extra._meta?.progressToken;
-    let lastProgress = 0;
-    let ended = false;
-    const ctx: ToolContext = {
-      signal: call.signal,
-      caller,
-      log,
-      progress: async (message, progress, total) => {
-        // After the result went out, a progress notification would refer to a finished request.
-        if (progressToken === undefined || ended || call.signal.aborted) return;
-        const p = progress ?? lastProgress + 1;
-        lastProgress = p;
-        try {
-          await extra.sendNotification({
-            method: 'notifications/progress',
-            params: { progressToken, progress: p, ...(total !== undefined ? { total } : {}), message: scrub(message) },
-          });
-        } catch (e) {
-          log.debug({ err: scrub(errorMessage(e)) }, 'progress notification not sent');
-        }
-      },
-    };
-    try {
-      const out = await run(args, ctx);
-      const parsed = outputSchema.safeParse(out?.structured);
-      if (!parsed.success) {
-        const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-        throw new Error(`the tool returned output that does not match its schema (${detail})`);
-      }
-      const structured = scrubDeep(parsed.data, rt.scrubber) as Record<string, unknown>;
-      const text = scrub(typeof out.text === 'string' ? out.text : String(out.text));
-      audit('ok');
-      const links = (out.links ?? []).map((l) => ({ type: 'resource_link' as const, ...l, name: scrub(l.name), ...(l.description ? { description: scrub(l.description) } : {}) }));
-      return { content: [{ type: 'text', text }, ...links], structuredContent: structured };
-    } catch (e) {
-      // The audit keeps the plain message; the model gets NAS words fenced.
-      const quotesNas = e instanceof Error && ERRORS_WITH_NAS_TEXT.has(e.name);
-      const show = (msg: string) => (quotesNas ? `\n${fenceUntrusted('error output from the NAS', msg)}` : ` ${msg}`);
-      const expected = asExpectedError(e);
-      if (expected) {
-        const msg = scrub(expected.message);
-        audit('error', msg, expected.code);
-        const shown = quotesNas ? `${def.name} failed:${show(msg)}` : msg;
-        return errorResult(expected.hint ? `${shown}\nHint: ${scrub(expected.hint)}` : shown);
-      }
-      if (call.signal.aborted) {
-        const reason = call.signal.reason instanceof Error ? call.signal.reason.message : 'cancelled';
-        const msg = scrub(`${def.name} was cancelled: ${reason}`);
-        audit('error', msg, 'aborted');
-        return errorResult(`${msg}\nHint: Check the system state with status before retrying.`);
-      }
-      const msg = scrub(errorMessage(e));
-      log.error({ err: { name: (e as Error)?.name, message: msg, stack: scrub((e as Error)?.stack ?? '') } }, 'tool failed');
-      audit('error', msg, 'internal');
-      return errorResult(`Internal error in ${def.name}:${show(msg)}`);
-    } finally {
-      ended = true;
-      call.end();
-    }
+    const progress: ProgressSink | undefined =
+      progressToken === undefined
+        ? undefined
+        : (message, p, total) =>
+            extra.sendNotification({
+              method: 'notifications/progress',
+              params: { progressToken, progress: p, ...(total !== undefined ? { total } : {}), message },
+            });
+    const outcome = await runTool(rt, def, run, callerOf(extra), args ?? {}, extra.signal, { requestId: extra.requestId, ...(progress ? { progress } : {}) });
+    return toCallToolResult(outcome);
   };
 }

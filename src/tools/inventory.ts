@@ -2,13 +2,14 @@
  * The tool inventory: checks every definition (fail fast at startup), filters
  * BEFORE registering (write tools do not exist in read-only mode: they are
  * neither listed nor callable), builds each handler once from the services,
- * and registers the survivors on an `McpServer` through the guard.
+ * and registers the survivors on an `McpServer` through the guard, per
+ * session only those the caller's scopes allow.
  */
 import { registerAppTool } from '@modelcontextprotocol/ext-apps/server';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Extra, GuardRuntime } from './guard.js';
-import { guardTool } from './guard.js';
+import { guardTool, SCOPE_READ, SCOPE_WRITE } from './guard.js';
 import type { AnyToolDefinition, Caller, Shape, ToolHandler } from './types.js';
 import { ToolError } from './types.js';
 
@@ -193,9 +194,19 @@ export class ToolInventory {
     return this.entries.find((e) => e.def.name === name)?.run;
   }
 
-  /** Registers every exposed tool on `server`, each behind the guard. */
-  registerOn(server: McpServer, rt: GuardRuntime, callerOf: (extra: Extra) => Caller): void {
+  /** The exposed tools a caller with `scopes` may call (a write tool needs ops:write, a read tool ops:read). */
+  namesFor(scopes: readonly string[]): string[] {
+    return this.entries.filter((e) => allowedBy(e.def, scopes)).map((e) => e.def.name);
+  }
+
+  /**
+   * Registers the exposed tools on `server`, each behind the guard; with
+   * `scopes`, only those they allow (an `ops:read` session lists no write
+   * tool). The guard still checks every call.
+   */
+  registerOn(server: McpServer, rt: GuardRuntime, callerOf: (extra: Extra) => Caller, opts: { scopes?: readonly string[] } = {}): void {
     for (const { def, run, inputSchema } of this.entries) {
+      if (opts.scopes && !allowedBy(def, opts.scopes)) continue;
       const config = {
         title: def.title,
         description: def.description,
@@ -212,6 +223,10 @@ export class ToolInventory {
   }
 }
 
+function allowedBy(def: AnyToolDefinition, scopes: readonly string[]): boolean {
+  return scopes.includes(def.access === 'write' ? SCOPE_WRITE : SCOPE_READ);
+}
+
 /**
  * A tool's handlers, one per app (by its strategy), behind one runner that
  * reads `target` and `app`, picks the app's handler and gives it the rest of
@@ -226,7 +241,7 @@ function buildEntry(def: AnyToolDefinition, set: ToolScopes): Entry {
   }
   const handlers = new Map<string, ToolHandler<any, any> | string>(); // eslint-disable-line @typescript-eslint/no-explicit-any
   for (const s of set.scopes) {
-    const factory = s.strategy === 'blue-green' ? def.handler : def.strategies?.[s.strategy as 'recreate'];
+    const factory = s.strategy === 'blue-green' ? def.handler : def.strategies?.[s.strategy as 'recreate' | 'swarm-service'];
     handlers.set(`${s.target}\0${s.app}`, factory ? factory(s.services) : s.strategy);
   }
   // One app: "every app" is that app, answered by its own handler.

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { getLogs } from '../ops/logs.js';
 import { RESOURCE_URI } from '../resources/index.js';
 import type { Services } from '../services.js';
+import { swarmHandlers } from './swarm.js';
 import { defineTool } from './types.js';
 import { fenceUntrusted } from './untrusted.js';
 
@@ -63,4 +64,5 @@ export const logsTool = defineTool({
     const text = r.lines.length ? `${header}\n${fenceUntrusted(`log lines of ${r.container}`, body)}` : header;
     return { structured: r, text, links };
   },
+  strategies: { 'swarm-service': swarmHandlers.logs },
 });

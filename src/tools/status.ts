@@ -5,6 +5,7 @@ import type { Fleet, Services } from '../services.js';
 import { fleetStatusText, readFleetStatus } from '../ops/fleet-status.js';
 import { containerSummarySchema, lockSchema } from './schemas.js';
 import { defineTool } from './types.js';
+import { swarmHandlers } from './swarm.js';
 
 /**
  * What `status` returns as structuredContent (the dashboard returns it too;
@@ -95,12 +96,16 @@ const statusToolOutputShape = () => {
   };
   return {
     target: z.string().optional().describe('The target (NAS) of this app'),
-    strategy: z.string().optional().describe('blue-green or recreate'),
+    strategy: z.string().optional().describe('blue-green, recreate or swarm-service'),
     ...one,
     // A recreate app (src/tools/recreate-handlers.ts): one container and its previous version instead of two colors.
     container: containerSummarySchema().nullable().optional().describe('recreate: the container named after the app, the one that serves'),
     previous: containerSummarySchema().nullable().optional().describe('recreate: <app>-previous, the version before the last deploy (stopped); rollback without `to` brings it back'),
     endpoint: z.object({ hostPort: z.number().nullable(), healthPath: z.string() }).optional().describe('recreate: where the health gate probes (127.0.0.1:<hostPort> on the NAS; null: the container HEALTHCHECK)'),
+    swarm: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('swarm-service apps: the service, what is live (image, version), replicas running/desired, each task (node, state, health), an update in progress, what rollback returns to'),
     apps: z.array(appRowShape()).optional().describe('Without target and app: every app of every target, one row each'),
   };
 };
@@ -130,6 +135,7 @@ export const statusTool = defineTool({
       : [];
     return { structured: { target: svc.target, strategy: 'blue-green', ...st }, text: statusText(st), links };
   },
+  strategies: { 'swarm-service': swarmHandlers.status },
   fleetHandler: (fleet: Fleet) => async (_args, ctx) => {
     const f = await readFleetStatus(fleet, ctx.signal);
     return { structured: { apps: f.apps, checkedAt: f.checkedAt }, text: fleetStatusText(f) };

@@ -114,7 +114,7 @@ export interface ToolDefinition<Services = unknown, I extends Shape = Shape, O e
    */
   scope?: ToolScope;
   /** Handlers of strategies other than blue-green, built once per app of that strategy. */
-  strategies?: Partial<Record<'recreate', (services: any) => ToolHandler<I, O>>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  strategies?: Partial<Record<'recreate' | 'swarm-service', (services: any) => ToolHandler<I, O>>>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Built once from the fleet (every target and app); see `scope`. */
   fleetHandler?: (fleet: any) => ToolHandler<I, O>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }

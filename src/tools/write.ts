@@ -23,8 +23,9 @@ import {
 import type { Services } from '../services.js';
 import { jobOutputShape, jobText, jobView, runAsJob, waitSecondsInput } from './jobs.js';
 import { OAUTH_BACKUP_NAME_RE } from '../bluegreen/commands.js';
-import { defineTool, ToolError } from './types.js';
+import { defineTool, ToolError, type ToolContext } from './types.js';
 import { RECREATE_GAP_NOTE } from './recreate-handlers.js';
+import { swarmHandlers } from './swarm.js';
 
 const containerName = z.string().min(1).max(128).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a container name');
 
@@ -70,6 +71,7 @@ export const deployTool = defineTool({
     }
     return runAsJob(svc, ctx, 'deploy', args.wait_seconds, (j) => deploy(svc, req, { ...j, who }));
   },
+  strategies: { 'swarm-service': swarmHandlers.deploy },
 });
 
 export const rollbackTool = defineTool({
@@ -99,6 +101,7 @@ export const rollbackTool = defineTool({
     runAsJob(svc, ctx, 'rollback', args.wait_seconds, (j) =>
       args.to === undefined ? rollback(svc, { ...j, who: { caller: ctx.caller.id } }) : rollbackTo(svc, args.to, { ...j, who: { caller: ctx.caller.id } }),
     ),
+  strategies: { 'swarm-service': swarmHandlers.rollback },
 });
 
 export const restartTool = defineTool({
@@ -129,6 +132,7 @@ export const restartTool = defineTool({
     }
     return runAsJob(svc, ctx, 'restart', args.wait_seconds, (j) => restart(svc, req, { ...j, who: { caller: ctx.caller.id } }));
   },
+  strategies: { 'swarm-service': swarmHandlers.restart },
 });
 
 export const stopTool = defineTool({
@@ -242,6 +246,13 @@ export const recoverTool = defineTool({
   },
 });
 
+function releaseLockHandler(svc: Services) {
+  return async (args: { confirm: string }, ctx: ToolContext) => {
+    const out = await releaseLock(svc, args.confirm, ctx.signal);
+    return { structured: out, text: out.released ? `released the lock of ${out.operationId} (held by ${out.holder} since ${out.since})` : String(out.message) };
+  };
+}
+
 export const releaseLockTool = defineTool({
   name: 'release_lock',
   title: 'Release the deploy lock',
@@ -259,10 +270,8 @@ export const releaseLockTool = defineTool({
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   access: 'write',
-  handler: (svc: Services) => async (args, ctx) => {
-    const out = await releaseLock(svc, args.confirm, ctx.signal);
-    return { structured: out, text: out.released ? `released the lock of ${out.operationId} (held by ${out.holder} since ${out.since})` : String(out.message) };
-  },
+  handler: releaseLockHandler,
+  strategies: { 'swarm-service': swarmHandlers.releaseLock(releaseLockHandler) },
 });
 
 export const jobStatusTool = defineTool({

@@ -44,6 +44,13 @@ function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_0
   });
 }
 
+/**
+ * The sandbox's targets file has prod and staging, loop-api and loop-auth on each: status
+ * without target or app summarises them all, so the single-app checks name prod's loop-api
+ * (the other verbs default to it: the first target, its first app).
+ */
+const STATUS = ['status', '--target', 'prod', '--app', 'loop-api'];
+
 const FAST = { LOOP_OPS__DEPLOY__HEALTH_INTERVAL_MS: '500', LOOP_OPS__DEPLOY__VERIFY_SECONDS: '2' };
 const PROGRESS_LINE = /^\[\d\d:\d\d:\d\d\] \S/;
 
@@ -62,7 +69,7 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
   }, 180_000);
 
   it('status --json: the status tool\'s structured output', async () => {
-    const r = await cli(['status', '--json']);
+    const r = await cli([...STATUS, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const st = JSON.parse(r.stdout);
     expect(st.liveColor).toBe('blue');
@@ -73,7 +80,7 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
   });
 
   it('status: readable text', async () => {
-    const r = await cli(['status']);
+    const r = await cli(STATUS);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^loop-api: live color blue$/m);
     expect(r.stdout).toMatch(/^blue \[live\]: loop-api-blue running/m);
@@ -114,7 +121,7 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     expect(rs.code, rs.stderr).toBe(0);
     expect(rs.stdout).toMatch(/^\d+\. start: docker API: remove loop-api-green, create it from image /m);
     expect(rs.stdout).toMatch(/^\d+\. switch: /m);
-    const st = JSON.parse((await cli(['status', '--json'])).stdout);
+    const st = JSON.parse((await cli([...STATUS, '--json'])).stdout);
     expect(st.liveColor).toBe('blue');
     expect(st.colors.green).toBeNull();
   });
@@ -127,7 +134,7 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     expect(r.stdout).toBe('');
     const g = await cli(['stop', 'loop-api-green', '--confirm', 'nope']);
     expect(g.code).toBe(2);
-    const st = JSON.parse((await cli(['status', '--json'])).stdout);
+    const st = JSON.parse((await cli([...STATUS, '--json'])).stdout);
     expect(st.colors.blue.state).toBe('running');
     expect(st.liveColor).toBe('blue');
     expect(st.recentDeployments).toEqual([]);
@@ -150,6 +157,26 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     const ro = await cli(['restore-oauth', '../../etc', '--dry-run']);
     expect(ro.code).toBe(2);
     expect(ro.stderr).toMatch(/BACKUP: a backup name/);
+  });
+
+  it('--target and --app: the configured names work, another is refused by the schema before touching the NAS', async () => {
+    const bad = await cli(['health', '--target', 'no-such-nas']);
+    expect(bad.code).toBe(2);
+    // zod names the configured targets ("expected one of" them, or "expected" the only one).
+    expect(bad.stderr).toMatch(/^loop-ops-mcp: --target: Invalid (option|input): expected (one of )?"/m);
+    expect(bad.stdout).toBe('');
+    const target = /expected (?:one of )?"([^"]+)"/.exec(bad.stderr)![1]!;
+    const r = await cli(['status', '--target', target, '--app', 'loop-api', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ app: 'loop-api', liveColor: 'blue' });
+    // Neither given: one summary of every target and app.
+    const all = await cli(['status', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('"staging"');
+    expect(all.stdout).toContain('"loop-auth"');
+    const a = await cli(['logs', '--app', 'no-such-app']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/--app: Invalid (option|input)/);
   });
 
   it('refused operation: exit 1 with message and hint', async () => {
@@ -175,7 +202,7 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     expect(dep).toMatchObject({ state: 'succeeded', result: { fromColor: 'blue', toColor: 'green', liveColor: 'green', version: '9.9.9' } });
     noSecrets(d);
 
-    const st = JSON.parse((await cli(['status', '--json'])).stdout);
+    const st = JSON.parse((await cli([...STATUS, '--json'])).stdout);
     expect(st.liveColor).toBe('green');
     expect(st.colors.green.version).toBe('9.9.9');
     expect(st.recentDeployments[0]).toMatchObject({ kind: 'deploy', outcome: 'succeeded', who: `cli:${userInfo().username}@${hostname()}` });
@@ -184,7 +211,7 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.split('\n').some((l) => PROGRESS_LINE.test(l) && /rolled back to blue/.test(l))).toBe(true);
     expect(r.stdout).toMatch(/succeeded/);
-    const after = JSON.parse((await cli(['status', '--json'])).stdout);
+    const after = JSON.parse((await cli([...STATUS, '--json'])).stdout);
     expect(after.liveColor).toBe('blue');
     expect(after.recentDeployments[0]).toMatchObject({ kind: 'rollback', outcome: 'succeeded' });
   }, 400_000);

@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { RootConfig } from '../../src/config/targets.js';
 import type { Deps } from '../../src/deps.js';
-import { createLogger, scrubberFor } from '../../src/log.js';
-import { metricSourcesOf } from '../../src/metrics/index.js';
-import { allPrompts, allResources } from '../../src/resources/index.js';
+import { createLogger } from '../../src/log.js';
+import { createRuntime } from '../../src/runtime.js';
 import { startHttp, type RunningHttp } from '../../src/server.js';
-import { createServices, toolScopesOf, type Fleet, type Services } from '../../src/services.js';
-import { allTools } from '../../src/tools/index.js';
+import type { Fleet, Services } from '../../src/services.js';
 import { fastDeploy } from './mcp.js';
 import { REPO_ROOT, SANDBOX_CONFIG } from './nas.js';
 import { TEST_TOKEN } from './server.js';
@@ -43,21 +41,8 @@ export async function startFleetServer(adjust: (c: Config) => void = fastDeploy)
   // Fast gates on every app's view (blue-green and recreate share the deploy section).
   for (const t of root.targets) for (const a of t.apps) adjust(a.config as Config);
   const log = createLogger({ level: process.env.LOOP_OPS_TEST_LOG ?? 'silent', pretty: false });
-  const bundle = await createServices(root, secrets, log);
-  const deps: Deps<Services> = {
-    config: root,
-    secrets,
-    log,
-    scrubber: scrubberFor(secrets),
-    tools: allTools,
-    resources: allResources,
-    prompts: allPrompts,
-    services: bundle.services,
-    fleet: toolScopesOf(bundle.fleet),
-    observe: metricSourcesOf(bundle.services),
-    probeNas: bundle.probeNas,
-    close: bundle.close,
-  };
-  const running = await startHttp(deps);
-  return { ...running, deps, fleet: bundle.fleet, root };
+  // The runtime the CLI builds (src/runtime.ts).
+  const runtime = await createRuntime(root, secrets, log, { metrics: root.metrics.enabled });
+  const running = await startHttp(runtime);
+  return { ...running, deps: runtime.deps as Deps<Services>, fleet: runtime.fleet, root };
 }

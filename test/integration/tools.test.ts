@@ -20,7 +20,8 @@ const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? 
 
 type Maker = () => Promise<Client>;
 
-function checksFor(name: string, make: Maker) {
+/** `statusArgs`: which app status shows (the stdio server runs on the targets file, where no arguments summarise every app). */
+function checksFor(name: string, make: Maker, statusArgs: Record<string, string> = {}) {
   describe(`${name} transport`, () => {
     let client: Client;
     beforeAll(async () => {
@@ -31,7 +32,7 @@ function checksFor(name: string, make: Maker) {
     });
 
     it('status shows the live color with both colors, the sibling and the lock', async () => {
-      const r = (await client.callTool({ name: 'status', arguments: {} })) as CallToolResult;
+      const r = (await client.callTool({ name: 'status', arguments: statusArgs })) as CallToolResult;
       expect(r.isError ?? false).toBe(false);
       const st = r.structuredContent as Record<string, any>;
       expect(['blue', 'green']).toContain(st.liveColor);
@@ -100,7 +101,7 @@ describe.skipIf(!sandbox)(`read tools on the sandbox NAS${sandbox ? '' : ` (skip
       }),
     );
     return c;
-  });
+  }, { target: 'prod', app: 'loop-api' });
 
   it('/healthz says the NAS is reachable, without auth', async () => {
     const res = await fetch(`${server.url}/healthz`);

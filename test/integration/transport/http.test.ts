@@ -276,7 +276,7 @@ describe('HTTP server: limits, expiry, auth setup, shutdown', () => {
     const slow = s.client.callTool({ name: 'slow_op', arguments: {} }) as Promise<CallToolResult>;
     // A call that finishes within the bound completes normally.
     const quick = e.client.callTool({ name: 'slow_op', arguments: {} }) as Promise<CallToolResult>;
-    while (running.http.core.runtime.calls.size < 2) await new Promise((r) => setTimeout(r, 5));
+    while (running.http.core.guard.calls.size < 2) await new Promise((r) => setTimeout(r, 5));
     const done = running.shutdown();
     await new Promise((r) => setTimeout(r, 20));
     deps.services.release?.(); // releases the most recent slow_op only

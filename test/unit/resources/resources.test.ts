@@ -84,7 +84,7 @@ describe('resources', () => {
     const { client, touched, core } = await connect();
     await expect(client.readResource({ uri: 'loop-ops://history' })).rejects.toThrow(/resource:history failed: pool is not reachable/);
     expect(touched.length).toBeGreaterThan(0);
-    const [rec] = await core.runtime.audit.recent(1);
+    const [rec] = await core.guard.audit.recent(1);
     expect(rec).toMatchObject({ tool: 'resource:history', outcome: 'error', args: { uri: 'loop-ops://history' } });
   });
 
@@ -98,7 +98,7 @@ describe('resources', () => {
     const { client, core } = await connect({ transport: 'streamable-http', authInfo: { token: 't', clientId: 'oauth:w', scopes: ['ops:write'] } });
     await expect(client.readResource({ uri: 'loop-ops://audit' })).rejects.toThrow(/needs the ops:read scope/);
     await expect(client.getPrompt({ name: 'safe_deploy', arguments: {} })).rejects.toThrow(/needs the ops:read scope/);
-    const [rec] = await core.runtime.audit.recent(1);
+    const [rec] = await core.guard.audit.recent(1);
     expect(rec).toMatchObject({ tool: 'prompt:safe_deploy', outcome: 'denied', caller: 'oauth:w' });
   });
 

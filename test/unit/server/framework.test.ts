@@ -33,13 +33,13 @@ interface Harness {
 }
 
 async function connect(
-  opts: { readOnly?: boolean; auditFile?: string; transport?: TransportKind; authInfo?: AuthInfo } = {},
+  opts: { readOnly?: boolean; auditFile?: string; transport?: TransportKind; authInfo?: AuthInfo; sessionScopes?: string[] } = {},
 ): Promise<Harness> {
   const deps = testDeps({
     config: testConfig({ server: { readOnly: opts.readOnly ?? false }, log: { auditFile: opts.auditFile } }),
   });
   const core = createCore(deps);
-  const server = createMcpServer(core, opts.transport ?? 'stdio');
+  const server = createMcpServer(core, opts.transport ?? 'stdio', opts.sessionScopes ? { scopes: opts.sessionScopes } : {});
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   if (opts.authInfo) {
     // Stand in for the HTTP auth middleware: every message arrives with this AuthInfo.
@@ -219,6 +219,32 @@ describe('read-only mode', () => {
 });
 
 describe('policy by scopes (HTTP callers)', () => {
+  it('a session started with ops:read registers no write tool: tools/list shows none, a call finds none', async () => {
+    const h = await connect({
+      transport: 'streamable-http',
+      authInfo: { token: 'x', clientId: 'reader-2', scopes: ['ops:read'] },
+      sessionScopes: ['ops:read'],
+    });
+    const names = (await h.client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('echo_status');
+    expect(names).not.toContain('restart_color');
+    expect(h.core.inventory.namesFor(['ops:read'])).toEqual(names);
+    const r = await h.call('restart_color', { color: 'green' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/restart_color not found/);
+    expect(h.services.calls.restart_color).toBeUndefined();
+    await h.close();
+  });
+
+  it('a session started without any scope lists no tool at all; one with both lists every tool', async () => {
+    const none = await connect({ transport: 'streamable-http', sessionScopes: [] });
+    expect((await none.client.listTools()).tools).toEqual([]);
+    await none.close();
+    const all = await connect({ transport: 'streamable-http', sessionScopes: ['ops:read', 'ops:write'] });
+    expect((await all.client.listTools()).tools.map((t) => t.name).sort()).toEqual(all.core.inventory.names.sort());
+    await all.close();
+  });
+
   it('denies a write tool to a caller without ops:write, and audits the denial', async () => {
     const auditFile = join(dir, 'audit.jsonl');
     const h = await connect({
@@ -234,7 +260,7 @@ describe('policy by scopes (HTTP callers)', () => {
     expect(textOf(denied)).toMatch(/needs the ops:write scope/);
     expect(textOf(denied)).toMatch(/\nHint: /);
     expect(h.services.calls.restart_color).toBeUndefined();
-    await h.core.runtime.audit.flush();
+    await h.core.guard.audit.flush();
     const recs = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
     expect(recs.map((r) => [r.tool, r.outcome, r.caller])).toEqual([
       ['echo_status', 'ok', 'reader-1'],
@@ -260,7 +286,7 @@ describe('audit file', () => {
     await h.call('locked_op');
     await h.call('crash_op', { note: `my password is ${SUDO_PASSWORD}` });
     await h.call('echo_status', { name: 'a', count: 42 }); // invalid: SDK rejects before the guard
-    await h.core.runtime.audit.flush();
+    await h.core.guard.audit.flush();
     const text = await readFile(auditFile, 'utf8');
     expect(text).not.toContain(SUDO_PASSWORD);
     const recs = text.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
@@ -289,17 +315,17 @@ describe('cancellation and shutdown', () => {
   it('aborting in-flight calls gives the handler an aborted signal and the caller a cancelled result', async () => {
     const h = await connect();
     const pending = h.call('slow_op');
-    await vi_waitFor(() => h.core.runtime.calls.size === 1);
-    h.core.runtime.calls.stopAccepting();
+    await vi_waitFor(() => h.core.guard.calls.size === 1);
+    h.core.guard.calls.stopAccepting();
     const refused = await h.call('echo_status', { name: 'late' });
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/shutting down/);
-    expect(await h.core.runtime.calls.drain(50)).toBe(false);
-    h.core.runtime.calls.abortAll('the server is shutting down');
+    expect(await h.core.guard.calls.drain(50)).toBe(false);
+    h.core.guard.calls.abortAll('the server is shutting down');
     const r = await pending;
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/slow_op was cancelled: the server is shutting down/);
-    expect(await h.core.runtime.calls.drain(50)).toBe(true);
+    expect(await h.core.guard.calls.drain(50)).toBe(true);
     await h.close();
   });
 });
