@@ -61,11 +61,11 @@ describe.skipIf(!sandbox)(`human CLI against the sandbox NAS${sandbox ? '' : ` (
   };
 
   beforeAll(() => {
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
     sudoPassword = readFileSync(sandbox!.sudoPasswordFile, 'utf8').trim();
   }, 180_000);
   afterAll(() => {
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
   }, 180_000);
 
   it('status --json: the status tool\'s structured output', async () => {

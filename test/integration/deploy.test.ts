@@ -37,14 +37,14 @@ async function status(c: Client) {
 function useSandboxServer(adjust: (c: Config) => void) {
   const h = {} as { server: Awaited<ReturnType<typeof startSandboxServer>>; client: Client };
   beforeAll(async () => {
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
     h.server = await startSandboxServer(adjust);
     h.client = await connect(h.server.url);
   });
   afterAll(async () => {
     await h.client?.close();
     await h.server?.shutdown();
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
   });
   return h;
 }
@@ -424,10 +424,10 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
     return c;
   };
 
-  beforeAll(() => resetSandbox(sandbox!));
+  beforeAll(() => resetSandbox(sandbox!, 'prod'));
   afterAll(() => {
     child?.kill('SIGKILL');
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
   });
 
   it('status shows the interrupted deploy, traffic still flows, recover puts everything right', { timeout: 300_000 }, async () => {

@@ -71,7 +71,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}${HOOK_PATH}`;
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
     server = await startSandboxServer(fastDeploy, { webhookUrls: [hookUrl] });
     client = new Client({ name: 'it-observability', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
@@ -82,7 +82,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     await server?.shutdown();
     receiver?.closeAllConnections();
     await new Promise((r) => receiver?.close(r));
-    resetSandbox(sandbox!);
+    resetSandbox(sandbox!, 'prod');
   });
 
   it('a deploy and a rollback under load each post one notification with target, app, versions, duration and who', async () => {
