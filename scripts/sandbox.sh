@@ -109,7 +109,7 @@ AUTH_INITIAL_IMAGE=loop-auth:sandbox-initial
 # The image earlier versions of this script ran loop-auth from: kept (never pruned) so that an older
 # copy of the script adopting the sandbox finds it and leaves the running loop-auth alone.
 LEGACY_AUTH_IMAGE=loop-auth:sandbox
-PACKAGES=(docker.io openssh-server nginx sudo busybox-static git sshpass acl)
+PACKAGES=(docker.io openssh-server nginx sudo busybox-static git sshpass acl iproute2)   # iproute2: the staging and swarm hosts' namespaces
 # Fixed identity and dates make the initial commit's sha a function of the app's content.
 GIT_IDENTITY=(GIT_AUTHOR_NAME="Loop Sandbox" GIT_AUTHOR_EMAIL=sandbox@loop.invalid
   GIT_COMMITTER_NAME="Loop Sandbox" GIT_COMMITTER_EMAIL=sandbox@loop.invalid)
