@@ -23,7 +23,7 @@ import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { healthTool } from './health.js';
 import { runAsJob } from './jobs.js';
 import type { logsTool } from './logs.js';
-import { containerSummarySchema, lockSchema } from './schemas.js';
+import { containerSummarySchema, deploymentRecordSchema, interruptedOperationSchema, lockSchema, retainedVersionSchema } from './schemas.js';
 import type { statusTool } from './status.js';
 import type { Shape, ToolHandler } from './types.js';
 import { fenceUntrusted } from './untrusted.js';
@@ -42,37 +42,9 @@ export const recreateStatusOutputShape = () => ({
   otherAppContainers: z.array(containerSummarySchema()),
   endpoint: z.object({ hostPort: z.number().nullable(), healthPath: z.string() }),
   lock: lockSchema(),
-  interruptedOperation: z
-    .object({
-      operationId: z.string(),
-      kind: z.string(),
-      phase: z.string(),
-      startedAt: z.string(),
-      updatedAt: z.string(),
-      finished: z.boolean(),
-      heartbeatAt: z.string().optional(),
-      detail: z.record(z.string(), z.string()),
-    })
-    .nullable(),
-  recentDeployments: z.array(
-    z.object({
-      id: z.string(),
-      kind: z.string(),
-      fromColor: z.string().nullable(),
-      toColor: z.string().nullable(),
-      image: z.string().nullable(),
-      version: z.string().nullable(),
-      commit: z.string().nullable(),
-      who: z.string().nullable(),
-      startedAt: z.string(),
-      endedAt: z.string().nullable(),
-      outcome: z.string(),
-      message: z.string().nullable(),
-    }),
-  ),
-  retainedVersions: z.array(
-    z.object({ image: z.string(), imageId: z.string(), version: z.string().nullable(), commit: z.string().nullable(), deploymentId: z.string().nullable(), deployedAt: z.string().nullable() }),
-  ),
+  interruptedOperation: interruptedOperationSchema(),
+  recentDeployments: z.array(deploymentRecordSchema()),
+  retainedVersions: z.array(retainedVersionSchema()),
   warnings: z.array(z.string()),
   checkedAt: z.string(),
 });

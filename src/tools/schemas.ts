@@ -33,3 +33,46 @@ export const lockSchema = () =>
     pid: z.number().nullable(),
     heartbeatAt: z.string().nullable().describe("The holder's last heartbeat; recover and release_lock refuse until it is stale"),
   });
+
+/** An operation that started and did not finish (the journal on the NAS). */
+export const interruptedOperationSchema = () =>
+  z
+    .object({
+      operationId: z.string(),
+      kind: z.string(),
+      phase: z.string(),
+      startedAt: z.string(),
+      updatedAt: z.string(),
+      finished: z.boolean(),
+      heartbeatAt: z.string().optional(),
+      detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
+    })
+    .nullable();
+
+/** One line of the deployment history on the NAS. */
+export const deploymentRecordSchema = () =>
+  z.object({
+    id: z.string(),
+    kind: z.string(),
+    fromColor: z.string().nullable(),
+    toColor: z.string().nullable(),
+    image: z.string().nullable(),
+    version: z.string().nullable(),
+    commit: z.string().nullable(),
+    who: z.string().nullable(),
+    startedAt: z.string(),
+    endedAt: z.string().nullable(),
+    outcome: z.string(),
+    message: z.string().nullable(),
+  });
+
+/** An image kept on the NAS for `rollback` with `to`. */
+export const retainedVersionSchema = () =>
+  z.object({
+    image: z.string(),
+    imageId: z.string(),
+    version: z.string().nullable(),
+    commit: z.string().nullable(),
+    deploymentId: z.string().nullable(),
+    deployedAt: z.string().nullable(),
+  });

@@ -3,7 +3,7 @@ import { readStatus, statusText } from '../ops/status.js';
 import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { Fleet, Services } from '../services.js';
 import { fleetStatusText, readFleetStatus } from '../ops/fleet-status.js';
-import { containerSummarySchema, lockSchema } from './schemas.js';
+import { containerSummarySchema, deploymentRecordSchema, interruptedOperationSchema, lockSchema, retainedVersionSchema } from './schemas.js';
 import { defineTool } from './types.js';
 import { swarmHandlers } from './swarm.js';
 
@@ -19,45 +19,10 @@ export const statusOutputShape = () => ({
   siblings: z.array(containerSummarySchema()),
   otherAppContainers: z.array(containerSummarySchema()),
   lock: lockSchema(),
-  interruptedOperation: z
-    .object({
-      operationId: z.string(),
-      kind: z.string(),
-      phase: z.string(),
-      startedAt: z.string(),
-      updatedAt: z.string(),
-      finished: z.boolean(),
-      heartbeatAt: z.string().optional(),
-      detail: z.record(z.string(), z.string()).describe('Phase details (image, colors, …) as text'),
-    })
-    .nullable(),
-  recentDeployments: z.array(
-    z.object({
-      id: z.string(),
-      kind: z.string(),
-      fromColor: z.string().nullable(),
-      toColor: z.string().nullable(),
-      image: z.string().nullable(),
-      version: z.string().nullable(),
-      commit: z.string().nullable(),
-      who: z.string().nullable(),
-      startedAt: z.string(),
-      endedAt: z.string().nullable(),
-      outcome: z.string(),
-      message: z.string().nullable(),
-    }),
-  ),
+  interruptedOperation: interruptedOperationSchema(),
+  recentDeployments: z.array(deploymentRecordSchema()),
   retainedVersions: z
-    .array(
-      z.object({
-        image: z.string(),
-        imageId: z.string(),
-        version: z.string().nullable(),
-        commit: z.string().nullable(),
-        deploymentId: z.string().nullable(),
-        deployedAt: z.string().nullable(),
-      }),
-    )
+    .array(retainedVersionSchema())
     .describe('Images kept on the NAS, newest first: rollback with `to` (a deploymentId, version or image) goes back to one of them'),
   previousColorStop: z
     .object({ container: z.string(), color: z.enum(['blue', 'green']), stopAt: z.string(), overdue: z.boolean() })
