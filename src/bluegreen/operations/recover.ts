@@ -14,7 +14,7 @@ import { waitHealthy } from '../health-gate.js';
 import { readJournal } from '../journal.js';
 import { describeHolder, inspectLock, lockIsLive, releaseLockIf } from '../lock.js';
 import { readUpstream, switchUpstream } from '../nginx.js';
-import { OperationError, runOperation, type OperationOptions } from '../operation.js';
+import { OperationError, runOperation, type OperationOptions, type OperationServices } from '../operation.js';
 import { compensation } from '../recover-table.js';
 import { LABEL_OPERATION } from './cutover.js';
 import { colorTarget, quickGate } from './shared.js';
@@ -49,13 +49,31 @@ export function refuseLive(what: string, d: Parameters<typeof describeHolder>[0]
   );
 }
 
-export async function recover(svc: Services, o: Omit<OperationOptions, 'kind'>): Promise<RecoverResult> {
-  const { pool, config, docker } = svc;
+/** What a recover takes over: the stale lock, the interrupted operation's journal, where it was cut. */
+export interface Takeover {
+  lock: Awaited<ReturnType<typeof inspectLock>>;
+  interrupted: JournalEntry | undefined;
+  kind: OperationKind;
+  detail: Record<string, string>;
+  phaseWhenCut: string | null;
+  /** What was done before the operation (a nameless stale lock removed). */
+  actions: string[];
+  /** The options runOperation needs to take it over under its own id. */
+  options: Pick<OperationOptions, 'kind' | 'takeover' | 'id'>;
+}
+
+/**
+ * Reads the lock and the journal of any app and decides what recover takes
+ * over; undefined when there is nothing to recover. Refused while the lock
+ * is live. Every strategy's recover starts here.
+ */
+export async function takeoverOf(svc: OperationServices & { config: { deploy: { heartbeatStaleMs: number } } }, signal?: AbortSignal): Promise<Takeover | undefined> {
+  const { pool, config } = svc;
   const stateDir = config.state.dir;
-  const [lock, journal] = await Promise.all([inspectLock(pool, stateDir, o.signal), readJournal(pool, stateDir, o.signal)]);
+  const [lock, journal] = await Promise.all([inspectLock(pool, stateDir, signal), readJournal(pool, stateDir, signal)]);
   if (lockIsLive(lock, config.deploy.heartbeatStaleMs)) refuseLive('recover', lock.details, lock.ageMs, config.deploy.heartbeatStaleMs);
   let interrupted: JournalEntry | undefined = journal && !journal.finished ? journal : undefined;
-  if (!lock.held && !interrupted) return { recovered: false, operationId: null, phaseWhenCut: null, liveColor: null, actions: [], message: 'nothing to recover: no lock held and the last operation finished' };
+  if (!lock.held && !interrupted) return undefined;
   // A journal that is not the lock holder's is not what this lock was for.
   if (lock.details && interrupted && interrupted.operationId !== lock.details.operationId) interrupted = undefined;
 
@@ -69,14 +87,34 @@ export async function recover(svc: Services, o: Omit<OperationOptions, 'kind'>):
   const detail = interrupted?.detail ?? {};
   // A recover that was itself cut off left its own phase; the phase it found is in the detail.
   const phaseWhenCut = interrupted ? (interrupted.phase === 'recover' ? (detail.phaseWhenCut ?? 'recover') : interrupted.phase) : null;
+  return {
+    lock,
+    interrupted,
+    kind,
+    detail,
+    phaseWhenCut,
+    actions,
+    options: {
+      kind,
+      takeover: { lockRaw: lock.details ? lock.raw : undefined, lock: lock.details, journal: interrupted },
+      id: interrupted?.operationId ?? lock.details?.operationId,
+    },
+  };
+}
+
+export const NOTHING_TO_RECOVER = 'nothing to recover: no lock held and the last operation finished';
+
+export async function recover(svc: Services, o: Omit<OperationOptions, 'kind'>): Promise<RecoverResult> {
+  const { pool, config, docker } = svc;
+  const t = await takeoverOf(svc, o.signal);
+  if (!t) return { recovered: false, operationId: null, phaseWhenCut: null, liveColor: null, actions: [], message: NOTHING_TO_RECOVER };
+  const { kind, detail, phaseWhenCut, actions } = t;
 
   return runOperation<'locked' | 'recover', RecoverResult>(
     svc,
     {
       ...o,
-      kind,
-      takeover: { lockRaw: lock.details ? lock.raw : undefined, lock: lock.details, journal: interrupted },
-      id: interrupted?.operationId ?? lock.details?.operationId,
+      ...t.options,
       facts: {
         fromColor: asColor(detail.fromColor) ?? null,
         toColor: asColor(detail.toColor) ?? null,

@@ -7,12 +7,10 @@
  * healthy `<app>` serving, the old version kept as `<app>-previous`, no
  * container of the operation's own left behind.
  */
-import { readJournal } from '../../bluegreen/journal.js';
-import { inspectLock, lockIsLive, releaseLockIf } from '../../bluegreen/lock.js';
-import { OperationError, runOperation, type OperationOptions } from '../../bluegreen/operation.js';
-import { refuseLive, type RecoverResult } from '../../bluegreen/operations/recover.js';
+import { runOperation, type OperationOptions } from '../../bluegreen/operation.js';
+import { NOTHING_TO_RECOVER, takeoverOf, type RecoverResult } from '../../bluegreen/operations/recover.js';
 import { recreateCompensation } from '../../bluegreen/recover-table.js';
-import { LABEL_APP, type JournalEntry, type OperationKind } from '../../domain/index.js';
+import { LABEL_APP } from '../../domain/index.js';
 import type { RecreateServices } from '../../services.js';
 import { arrange } from '../arrange.js';
 import { quickRecreateGate, waitAppHealthy } from '../gate.js';
@@ -92,28 +90,14 @@ async function keepIfHealthy(op: RecreateOp, d: Record<string, string>, actions:
 }
 
 export async function recover(svc: RecreateServices, o: Omit<OperationOptions, 'kind'>): Promise<RecreateRecoverResult> {
-  const { pool, config } = svc;
-  const stateDir = config.state.dir;
-  const [lock, journal] = await Promise.all([inspectLock(pool, stateDir, o.signal), readJournal(pool, stateDir, o.signal)]);
-  if (lockIsLive(lock, config.deploy.heartbeatStaleMs)) refuseLive('recover', lock.details, lock.ageMs, config.deploy.heartbeatStaleMs);
-  let interrupted: JournalEntry | undefined = journal && !journal.finished ? journal : undefined;
-  if (!lock.held && !interrupted) return { recovered: false, operationId: null, phaseWhenCut: null, serving: null, actions: [], message: 'nothing to recover: no lock held and the last operation finished' };
-  if (lock.details && interrupted && interrupted.operationId !== lock.details.operationId) interrupted = undefined;
-  const actions: string[] = [];
-  if (lock.held && !lock.details) {
-    if (!(await releaseLockIf(pool, stateDir, lock.raw ?? ''))) throw new OperationError('the lock changed while recover looked at it', 'Run status and try again.');
-    actions.push('removed a stale lock without details');
-  }
-  const kind = (interrupted?.kind ?? lock.details?.operation ?? 'recover') as OperationKind;
-  const detail = interrupted?.detail ?? {};
-  const phaseWhenCut = interrupted ? (interrupted.phase === 'recover' ? (detail.phaseWhenCut ?? 'recover') : interrupted.phase) : null;
+  const t = await takeoverOf(svc, o.signal);
+  if (!t) return { recovered: false, operationId: null, phaseWhenCut: null, serving: null, actions: [], message: NOTHING_TO_RECOVER };
+  const { kind, detail, phaseWhenCut, actions } = t;
   return runOperation<RecreatePhase, RecreateRecoverResult, RecreateServices>(
     svc,
     {
       ...o,
-      kind,
-      takeover: { lockRaw: lock.details ? lock.raw : undefined, lock: lock.details, journal: interrupted },
-      id: interrupted?.operationId ?? lock.details?.operationId,
+      ...t.options,
       facts: { image: detail.image ?? null, version: detail.version ?? null, commit: detail.commit ?? null },
     },
     async (op) => {
