@@ -247,13 +247,16 @@ dir_fingerprint() {
 # neither ours (fd 9) nor one held around this script (`flock /tmp/loop-ops-sandbox.lock sandbox.sh up`,
 # as the tests do), or that lock would stay taken for as long as the daemon lives.
 detached() {
-  (
-    local fd
-    for fd in $(ls "/proc/$BASHPID/fd"); do
-      if (( fd > 2 )); then eval "exec $fd>&-"; fi
-    done
-    exec "$@"
-  )
+  ( close_inherited_fds; exec "$@" )
+}
+
+# In the current (sub)shell: close every descriptor but 0-2. Backgrounded daemons run
+# `( close_inherited_fds; exec CMD ) &` so that no shell stays behind holding a lock.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls "/proc/$BASHPID/fd"); do
+    if (( fd > 2 )); then eval "exec $fd>&-"; fi
+  done
 }
 
 # Serialise up/down/reset.
@@ -333,9 +336,11 @@ start_dockerd() {
   if [[ -z ${pid:-} ]]; then
     rm -f "$RUN/dockerd.pid"
     install -d -m 755 "$(dirname "$DOCKER_SOCK")"
-    detached setsid "${IN_NS[@]}" /usr/sbin/dockerd --iptables=false --bridge=none --storage-driver=vfs \
+    # One process: the subshell closes what it inherited (our lock on fd 9, any caller's) and becomes
+    # dockerd. `detached … &` would leave a waiting shell holding the lock for the daemon's lifetime.
+    ( close_inherited_fds; exec setsid "${IN_NS[@]}" /usr/sbin/dockerd --iptables=false --bridge=none --storage-driver=vfs \
       --data-root "$DOCKER_ROOT" --exec-root "$DOCKER_EXEC_ROOT" --pidfile "$RUN/dockerd.pid" \
-      -H "unix://$DOCKER_SOCK" < /dev/null >> "$LOGS/dockerd.log" 2>&1 &
+      -H "unix://$DOCKER_SOCK" ) < /dev/null >> "$LOGS/dockerd.log" 2>&1 &
     pid=$!
   fi
   for (( i = 0; i < 600; i++ )); do
