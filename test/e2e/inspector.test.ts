@@ -45,8 +45,8 @@ import { getSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { freePort } from '../helpers/ports.js';
 
 const sandbox = getSandbox();
-/** .sandbox/config.yaml (absolute): the server's config for the sandbox NAS. */
-const CONFIG = sandbox?.configPath ?? '';
+/** .sandbox/config-single.yaml (absolute): the sandbox's prod loop-api in the single-NAS format (one app, so `status` answers with its detail). */
+const CONFIG = sandbox?.configSinglePath ?? '';
 const CI = process.env.CI === 'true';
 const TOKEN = 'inspector-e2e-token-3b9d27c4e18f4a6b9c0d';
 const TOOLS = ['status', 'logs', 'health'];

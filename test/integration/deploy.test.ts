@@ -12,7 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { startLoad } from '../helpers/load.js';
-import { REPO_ROOT, SANDBOX_CONFIG, waitFor } from '../helpers/nas.js';
+import { REPO_ROOT, SANDBOX_SINGLE_CONFIG, waitFor } from '../helpers/nas.js';
 import { commitToOrigin, getSandbox, resetSandbox, sandboxSkipReason } from '../helpers/sandbox.js';
 import { call, connect, fastDeploy, textOf } from '../helpers/mcp.js';
 import { startSandboxServer, TEST_TOKEN } from '../helpers/server.js';
@@ -411,7 +411,7 @@ describe.skipIf(!sandbox)('a server killed mid-deploy (SIGKILL), then recovered'
   const startServer = async () => {
     // `node --import tsx`, not the tsx wrapper: the wrapper runs the server as a child
     // process, and a SIGKILL to the wrapper would leave the real server running.
-    const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--config', SANDBOX_CONFIG, '--port', String(port)], {
+    const c = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli.ts'), 'serve', '--config', SANDBOX_SINGLE_CONFIG, '--port', String(port)], {
       cwd: REPO_ROOT,
       env,
       stdio: 'ignore',
