@@ -34,39 +34,57 @@ export function startLoad(frontUrl: string, opts: { concurrency?: number; path?:
 
   const once = (retry = true): Promise<void> =>
     new Promise<void>((resolve) => {
+      // Each attempt ends exactly once, whichever of end / cut-off / error comes first.
+      let settled = false;
+      const settle = (count: () => void) => {
+        if (settled) return;
+        settled = true;
+        count();
+        resolve();
+      };
+      const fail = (why: string) =>
+        settle(() => {
+          report.requests++;
+          report.failures++;
+          if (report.failureSamples.length < 10) report.failureSamples.push(why);
+        });
       // The retry goes on a fresh connection (agent: false), as its doc says: through the pool it
       // could pick another idle connection the same old nginx worker is closing at that instant.
       const req = request(url, { agent: retry ? agent : false, timeout: 5_000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          report.requests++;
-          if (res.statusCode !== 200) {
-            report.failures++;
-            if (report.failureSamples.length < 10) report.failureSamples.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`);
-          } else {
-            const v = /"version":"([^"]+)"/.exec(body)?.[1];
-            if (v) {
-              report.lastVersion = v;
-              if (!report.versions.includes(v)) report.versions.push(v);
+        res.on('end', () =>
+          settle(() => {
+            report.requests++;
+            if (res.statusCode !== 200) {
+              report.failures++;
+              if (report.failureSamples.length < 10) report.failureSamples.push(`HTTP ${res.statusCode}: ${body.slice(0, 100)}`);
+            } else {
+              const v = /"version":"([^"]+)"/.exec(body)?.[1];
+              if (v) {
+                report.lastVersion = v;
+                if (!report.versions.includes(v)) report.versions.push(v);
+              }
             }
-          }
-          resolve();
-        });
+          }),
+        );
+        // A response cut off mid-body (the server went away while answering) never ends: without
+        // this the worker would wait forever. 'close' after a normal 'end' finds the attempt settled.
+        res.on('error', () => undefined);
+        res.on('close', () => fail(`HTTP ${res.statusCode}: response cut off before its end`));
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (e) => {
+        if (settled) return;
         // Closed by an old nginx worker before it read the request (see retriedOnReusedConnection).
         if (retry && /socket hang up|ECONNRESET/.test(e.message)) {
+          settled = true;
           report.retriedOnReusedConnection++;
           void once(false).then(resolve);
           return;
         }
-        report.requests++;
-        report.failures++;
-        if (report.failureSamples.length < 10) report.failureSamples.push(`${e.message}${req.reusedSocket ? ' (on a reused connection)' : ''}${retry ? '' : ' (the retry)'}`);
-        resolve();
+        fail(`${e.message}${req.reusedSocket ? ' (on a reused connection)' : ''}${retry ? '' : ' (the retry)'}`);
       });
       req.end();
     });
