@@ -504,6 +504,11 @@ export const swarmAppSchema = z
     updateMonitorSeconds: z.number().min(1).max(600).default(5),
     /** Bound for following one update to its end (the manager carries on past it). */
     updateTimeoutSeconds: z.number().int().min(10).max(7_200).default(600),
+    /**
+     * Bound for one log read (the service's, a task's): the manager sometimes
+     * never ends a service's log stream, above all right after an update.
+     */
+    logsTimeoutSeconds: z.number().min(1).max(60).default(8),
   })
   .strict();
 

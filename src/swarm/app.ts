@@ -10,8 +10,8 @@
 import { swarmAppSchema, type Config, type SwarmAppConfig } from '../config.js';
 import type { Services, SwarmServices } from '../services.js';
 
-export type SwarmAppInput = Omit<SwarmAppConfig, 'name' | 'replicas' | 'containerPort' | 'healthPath' | 'updateMonitorSeconds' | 'updateTimeoutSeconds'> &
-  Partial<Pick<SwarmAppConfig, 'replicas' | 'containerPort' | 'healthPath' | 'updateMonitorSeconds' | 'updateTimeoutSeconds'>> & { stateDir?: string };
+export type SwarmAppInput = Omit<SwarmAppConfig, 'name' | 'replicas' | 'containerPort' | 'healthPath' | 'updateMonitorSeconds' | 'updateTimeoutSeconds' | 'logsTimeoutSeconds'> &
+  Partial<Pick<SwarmAppConfig, 'replicas' | 'containerPort' | 'healthPath' | 'updateMonitorSeconds' | 'updateTimeoutSeconds' | 'logsTimeoutSeconds'>> & { stateDir?: string };
 
 export interface SwarmApp {
   /** The app's name (tools' `app`); labels and image tags use it. */
@@ -26,6 +26,8 @@ export interface SwarmApp {
   publicHealthUrl: string | undefined;
   updateMonitorSeconds: number;
   updateTimeoutSeconds: number;
+  /** Bound for one log read (the manager sometimes never ends a log stream). */
+  logsTimeoutSeconds: number;
   /** Lock, journal and history of this app. */
   stateDir: string;
 }
@@ -43,6 +45,7 @@ export function toSwarmApp(a: SwarmAppConfig, stateDir: string): SwarmApp {
     publicHealthUrl: a.publicHealthUrl,
     updateMonitorSeconds: a.updateMonitorSeconds,
     updateTimeoutSeconds: a.updateTimeoutSeconds,
+    logsTimeoutSeconds: a.logsTimeoutSeconds,
     stateDir,
   };
 }

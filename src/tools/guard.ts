@@ -184,7 +184,7 @@ function asExpectedError(e: unknown): ToolError | undefined {
  * Engine's or sudo's words, git or nginx output in an operation's failure):
  * the model reads that part as fenced data.
  */
-const ERRORS_WITH_NAS_TEXT = new Set(['RemoteCommandError', 'DockerError', 'SudoError', 'OperationError']);
+const ERRORS_WITH_NAS_TEXT = new Set(['RemoteCommandError', 'DockerError', 'SudoError', 'OperationError', 'SwarmLogsError']);
 
 function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;

@@ -36,6 +36,10 @@ export const logsTool = defineTool({
     matchedLines: z.number(),
     scannedLines: z.number(),
     truncated: z.boolean(),
+    partial: z
+      .boolean()
+      .optional()
+      .describe('Swarm service logs only: true when Docker did not end the service-wide log stream in time and the lines are those of each running task instead (note says why).'),
     note: z.string().nullable(),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

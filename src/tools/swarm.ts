@@ -101,9 +101,11 @@ export const swarmHandlers = {
         matchedLines: matched.length,
         scannedLines: scanned.length,
         truncated,
-        note: r.task ? null : 'every task of the service, as the manager gathers them (give container: a slot number or task id for one task)',
+        // partial: the manager did not end the service's log stream in time; these are each running task's (the note says so).
+        partial: r.partial,
+        note: r.note ?? (r.task ? null : 'every task of the service, as the manager gathers them (give container: a slot number or task id for one task)'),
       };
-      const header = `${name}: ${kept.length} line(s)${args.grep ? ` matching ${JSON.stringify(args.grep)} (of ${scanned.length} read)` : ''}`;
+      const header = `${name}: ${kept.length} line(s)${args.grep ? ` matching ${JSON.stringify(args.grep)} (of ${scanned.length} read)` : ''}${r.note ? `\nnote: ${r.note}` : ''}`;
       const body = kept.map((l) => (args.stream === 'both' && l.stream === 'stderr' ? `[err] ${l.text}` : l.text)).join('\n');
       return { structured, text: kept.length ? `${header}\n${fenceUntrusted(`log lines of ${name}`, body)}` : header };
     };
