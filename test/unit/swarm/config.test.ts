@@ -16,7 +16,7 @@ describe('a swarm target in the config', () => {
     const a = t.apps[0]!;
     expect(a.strategy).toBe('swarm-service');
     if (a.strategy !== 'swarm-service') return;
-    expect(a.config.app).toMatchObject({ name: 'loop-api', checkoutDir: '/srv/loop-api/src', replicas: 2, updateMonitorSeconds: 5 });
+    expect(a.config.app).toMatchObject({ name: 'loop-api', checkoutDir: '/srv/loop-api/src', replicas: 2, updateMonitorSeconds: 5, logsTimeoutSeconds: 8 });
     expect(a.config.state.dir).toBe('/srv/loop-ops/loop-api');
   });
 
@@ -31,6 +31,14 @@ describe('a swarm target in the config', () => {
       { path: 'targets.cluster.apps.loop-api.strategy', message: 'a swarm target runs swarm-service apps' },
       { path: 'targets.prod.apps.loop-api.strategy', message: 'a single-host target runs blue-green or recreate apps' },
     ]);
+  });
+
+  it('bounds logsTimeoutSeconds: a log read must never wait for minutes', () => {
+    const issues = (logsTimeoutSeconds: number) =>
+      parseTargets({ targets: { cluster: { driver: 'swarm', nas, apps: { 'loop-api': { strategy: 'swarm-service', checkoutDir: '/c', logsTimeoutSeconds } } } } }).issues.map((i) => i.path);
+    expect(issues(2.5)).toEqual([]);
+    expect(issues(0)).toEqual(['targets.cluster.apps.loop-api.logsTimeoutSeconds']);
+    expect(issues(120)).toEqual(['targets.cluster.apps.loop-api.logsTimeoutSeconds']);
   });
 
   it('names a bad swarm app key with the path the user wrote', () => {
