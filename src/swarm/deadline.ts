@@ -35,15 +35,16 @@ export function withDeadline<T>(what: string, ms: number, signal: AbortSignal | 
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const bound = new Promise<never>((_, reject) => {
+    // Settle first, then abort: a read that rejects at once on its abort must not win the race with its own error.
     timer = setTimeout(() => {
       const e = new DeadlineExceeded(what, ms);
-      inner.abort(e);
       reject(e);
+      inner.abort(e);
     }, ms);
     onAbort = () => {
       const reason = signal!.reason instanceof Error ? signal!.reason : new Error('aborted');
-      inner.abort(reason);
       reject(reason);
+      inner.abort(reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

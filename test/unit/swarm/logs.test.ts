@@ -88,6 +88,13 @@ describe('withDeadline', () => {
     expect(seen!.aborted).toBe(true);
   });
 
+  it('a read that rejects at once when aborted (as the transport does) still ends as DeadlineExceeded', async () => {
+    const read = (s: AbortSignal) => new Promise<never>((_, reject) => s.addEventListener('abort', () => reject(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }))));
+    const t = track(withDeadline('x', 1000, undefined, read));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.error).toBeInstanceOf(DeadlineExceeded);
+  });
+
   it("passes the caller's cancel through as itself, not as a deadline", async () => {
     const ac = new AbortController();
     const t = track(withDeadline('x', 1000, ac.signal, () => never()));
