@@ -114,21 +114,26 @@ async function main() {
 
     // 3. switchUpstream on its own, alternating colors.
     const sw: number[] = [];
+    const reloadAt: number[] = [];
+    const cutAt: number[] = [];
     let swTrace: { spans: Span[]; t0: number; t1: number } | undefined;
     let live = (await readUpstream(pool, config)).info.color!;
     for (let i = 0; i < SWITCHES; i++) {
       const to = live === 'blue' ? 'green' : 'blue';
       tracer.start();
       const t0 = performance.now();
-      await switchUpstream(pool, config, to, `bench-sw-${i}`);
+      const r = await switchUpstream(pool, config, to, `bench-sw-${i}`);
       const t1 = performance.now();
+      reloadAt.push(r.durationMs);
+      if (r.cutoverMs !== undefined) cutAt.push(r.cutoverMs);
       const spans = tracer.stop();
       sw.push(t1 - t0);
       if (i === Math.floor(SWITCHES / 2)) swTrace = { spans, t0, t1 };
       live = to;
     }
     const sws = stats(sw);
-    console.log(`\n## switchUpstream: median ${f(sws.median)} ms (min ${f(sws.min)}, max ${f(sws.max)}, n ${sws.n})\n`);
+    console.log(`\n## switchUpstream: median ${f(sws.median)} ms (min ${f(sws.min)}, max ${f(sws.max)}, n ${sws.n}); ` +
+      `start → reload returned median ${f(stats(reloadAt).median)} ms; start → old workers stopped accepting median ${f(stats(cutAt).median)} ms (seen ${cutAt.length}/${sw.length})\n`);
     console.log(waterfall(swTrace!.spans, swTrace!.t0));
     console.log(`\n${summary(swTrace!.spans, swTrace!.t0, swTrace!.t1)}`);
 

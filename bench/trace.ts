@@ -73,6 +73,22 @@ export class Tracer {
       const caller = callerOf(new Error().stack);
       return self.record(opts.sudo ? 'sudo' : 'exec', describeArgv(argv), caller, () => exec(argv, opts));
     };
+    const arm = pool.arm.bind(pool);
+    pool.arm = function (argv, opts = {}) {
+      const caller = callerOf(new Error().stack);
+      const what = describeArgv(argv);
+      const t0 = performance.now();
+      const a = arm(argv, opts);
+      a.armed.then(
+        () => self.on && self.spans.push({ kind: opts.sudo ? 'sudo' : 'exec', what: `prepare (channel${opts.sudo ? ', sudo password check' : ''}): ${what}`, caller, start: t0, end: performance.now() }),
+        () => {},
+      );
+      return {
+        armed: a.armed,
+        cancel: a.cancel,
+        run: () => self.record(opts.sudo ? 'sudo' : 'exec', `run prepared: ${what}`, caller, () => a.run()),
+      };
+    };
     const withSftp = pool.withSftp.bind(pool);
     pool.withSftp = function <T>(fn: (s: SFTPWrapper) => Promise<T>, signal?: AbortSignal) {
       const caller = callerOf(new Error().stack);
@@ -99,10 +115,18 @@ export class Tracer {
         const open = sftp.open.bind(sftp) as (...a: unknown[]) => unknown;
         const close = sftp.close.bind(sftp) as (...a: unknown[]) => unknown;
         const opened = new Map<string, { path: string; start: number; caller: string }>();
-        (sftp as unknown as { open: unknown }).open = (path: string, flags: string, cb: (err: Error | undefined, h: Buffer) => void) => {
+        // open(path, flags[, attrs], cb): writeFile passes attrs.
+        (sftp as unknown as { open: unknown }).open = (path: string, ...rest: unknown[]) => {
+          const cb = rest.pop() as (err: Error | undefined, h: Buffer) => void;
           const start = performance.now();
           const who = (sftp as unknown as { _caller?: string })._caller ?? '?';
-          return open(path, flags, (err: Error | undefined, h: Buffer) => {
+          const write = typeof rest[0] === 'string' && rest[0] !== 'r';
+          return open(path, ...rest, (err: Error | undefined, h: Buffer) => {
+            if (write) {
+              // A write (writeFile): its own span from open to close.
+              if (!err) opened.set(h.toString('hex'), { path: `${path} (write)`, start, caller: who });
+              return cb(err, h);
+            }
             if (err) {
               if (self.on) self.spans.push({ kind: 'sftp-read', what: `read ${path.split('/').slice(-2).join('/')} (missing)`, caller: who, start, end: performance.now() });
             } else opened.set(h.toString('hex'), { path, start, caller: who });
@@ -113,7 +137,10 @@ export class Tracer {
           close(h, (err?: Error) => {
             const o = opened.get(h.toString('hex'));
             opened.delete(h.toString('hex'));
-            if (o && self.on) self.spans.push({ kind: 'sftp-read', what: `read ${o.path.split('/').slice(-2).join('/')}`, caller: o.caller, start: o.start, end: performance.now() });
+            if (o && self.on) {
+              const w = o.path.endsWith(' (write)');
+              self.spans.push({ kind: w ? 'sftp-write' : 'sftp-read', what: `${w ? 'write' : 'read'} ${o.path.replace(' (write)', '').split('/').slice(-2).join('/')}`, caller: o.caller, start: o.start, end: performance.now() });
+            }
             cb(err);
           });
       }
@@ -140,6 +167,15 @@ export class Tracer {
 /** The waterfall as a Markdown table: offset from t0, duration, kind, what, asked by. */
 export function waterfall(spans: Span[], t0: number): string {
   const out = ['| at ms | took ms | kind | what | asked by |', '|---:|---:|---|---|---|'];
-  for (const s of spans) out.push(`| ${(s.start - t0).toFixed(0)} | ${(s.end - s.start).toFixed(1)} | ${s.kind} | ${s.what} | ${s.caller} |`);
+  // The cut-over watch polls /proc many times: one row for the whole run of polls.
+  const polls = spans.filter((s) => s.caller.startsWith('lookBySftp'));
+  const rest = spans.filter((s) => !s.caller.startsWith('lookBySftp'));
+  if (polls.length) {
+    const a = Math.min(...polls.map((s) => s.start));
+    const b = Math.max(...polls.map((s) => s.end));
+    rest.push({ kind: 'sftp-read', what: `watch nginx's old workers: ${polls.length} reads of /proc/<pid>/{children,cmdline}`, caller: 'waitCutover', start: a, end: b });
+    rest.sort((x, y) => x.start - y.start);
+  }
+  for (const s of rest) out.push(`| ${(s.start - t0).toFixed(0)} | ${(s.end - s.start).toFixed(1)} | ${s.kind} | ${s.what} | ${s.caller} |`);
   return out.join('\n');
 }
