@@ -114,6 +114,8 @@ interface Lease {
 }
 
 const CHANNEL_RETRIES = 8;
+/** How long a prepared command waits for `go` before it is given up (its user prepares a new one). */
+export const ARMED_WAIT_MAX_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SshPool {
@@ -336,10 +338,17 @@ export class SshPool {
       // Local bound slightly above the remote `timeout`, which normally fires first (a prepared command: from its start).
       let timer: NodeJS.Timeout | undefined;
       const startTimer = () => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
         if (timeoutMs > 0)
           timer = setTimeout(() => stop(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`)), timeoutMs + 2_000);
       };
-      if (!gate) startTimer();
+      // A prepared command is bounded too: its preparation by the command's own limit, then its wait for `go`.
+      startTimer();
+      const waitForGo = () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => stop(new ExecAbortedError('the prepared command was not started in time')), ARMED_WAIT_MAX_MS);
+      };
       const onAbort = () => stop(new ExecAbortedError('the command was cancelled and the remote process stopped'));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const offClose = conn.onClose(() => {
@@ -363,6 +372,7 @@ export class SshPool {
             channel.end();
             return;
           }
+          waitForGo();
           gate.onArmed();
           void gate.startWhen.then((go) => {
             if (settled || failure) return;
