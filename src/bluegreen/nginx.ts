@@ -197,10 +197,49 @@ const CUTOVER_MAX_WAIT_MS = 3_000;
 const CUTOVER_POLL_MS = 5;
 const PROC_READ_MAX = 512;
 
+/**
+ * Given the nginx processes before a reload and now: whether every old
+ * worker of the reloaded master(s) has exited (a zombie's empty title counts
+ * as exited): every request it had accepted was answered. Undefined while
+ * the reload has not visibly happened.
+ */
+export function oldWorkersGone(before: NginxProc[], now: NginxProc[]): boolean | undefined {
+  const beforePids = new Set(before.map((p) => p.pid));
+  const reloaded = new Set(now.filter((p) => p.title.startsWith('nginx: worker process') && !beforePids.has(p.pid)).map((p) => p.ppid));
+  if (reloaded.size === 0) return undefined;
+  const nowByPid = new Map(now.map((p) => [p.pid, p]));
+  return before
+    .filter((p) => isAcceptingWorker(p) && reloaded.has(p.ppid))
+    .every((p) => {
+      const cur = nowByPid.get(p.pid);
+      return !cur || cur.ppid !== p.ppid || cur.title === '';
+    });
+}
+
+/**
+ * Waits (≤ `maxMs`) until the old workers of the last reload have exited,
+ * i.e. the requests they had accepted before they stopped accepting were
+ * all answered; true when seen. Long-lived connections (streams, slow
+ * downloads) can keep an old worker for long: the caller decides what a
+ * false means.
+ */
+export async function waitOldWorkersGone(pool: SshPool, before: NginxProc[] | undefined, maxMs: number): Promise<boolean> {
+  return watchOldWorkers(pool, before, oldWorkersGone, maxMs);
+}
+
 /** Waits until the old workers stopped accepting; true when seen, false when it could not be told. */
-async function waitCutover(pool: SshPool, before: NginxProc[] | undefined): Promise<boolean> {
+function waitCutover(pool: SshPool, before: NginxProc[] | undefined): Promise<boolean> {
+  return watchOldWorkers(pool, before, oldWorkersRetired, CUTOVER_MAX_WAIT_MS);
+}
+
+async function watchOldWorkers(
+  pool: SshPool,
+  before: NginxProc[] | undefined,
+  done: (before: NginxProc[], now: NginxProc[]) => boolean | undefined,
+  maxMs: number,
+): Promise<boolean> {
   if (!before) return false;
-  const end = performance.now() + CUTOVER_MAX_WAIT_MS;
+  const end = performance.now() + maxMs;
   const masters = before.filter((p) => p.title.startsWith('nginx: master process'));
   const oldWorkers = before.filter(isAcceptingWorker);
   const beforePids = new Set(before.map((p) => p.pid));
@@ -216,7 +255,7 @@ async function waitCutover(pool: SshPool, before: NginxProc[] | undefined): Prom
     }
     if (!now) now = await listNginxProcs(pool);
     if (!now) return false;
-    if (oldWorkersRetired(before, now) === true) return true;
+    if (done(before, now) === true) return true;
     await new Promise((r) => setTimeout(r, CUTOVER_POLL_MS));
   }
   return false;
@@ -324,7 +363,7 @@ async function applyUpstream(
   t0: number,
   /** Prepared test and reload (used once, here); and the nginx processes listed before, if already asked. */
   ahead: { armed?: ArmedNginx; procsBefore?: Promise<NginxProc[] | undefined> } = {},
-): Promise<{ testOutput: string; reloadMs: number; cutoverMs: number | undefined }> {
+): Promise<{ testOutput: string; reloadMs: number; cutoverMs: number | undefined; nginxBefore: NginxProc[] | undefined }> {
   const file = config.nginx.upstreamFile;
   const armed = ahead.armed ?? armNginx(pool, config);
   const procsBeforeP = ahead.procsBefore ?? listNginxProcs(pool);
@@ -404,7 +443,7 @@ async function applyUpstream(
   }
   const reloadMs = performance.now() - t0;
   const seen = await waitCutover(pool, procsBefore);
-  return { testOutput: test.output, reloadMs, cutoverMs: seen ? performance.now() - t0 : undefined };
+  return { testOutput: test.output, reloadMs, cutoverMs: seen ? performance.now() - t0 : undefined, nginxBefore: procsBefore };
 }
 
 export interface SwitchResult {
@@ -422,6 +461,8 @@ export interface SwitchResult {
    * or nothing changed.
    */
   cutoverMs: number | undefined;
+  /** nginx's processes just before the reload (for waitOldWorkersGone); undefined when not seen. */
+  nginxBefore?: NginxProc[];
 }
 
 /**
@@ -482,7 +523,7 @@ export async function switchUpstream(
   }
 
   const what = `${target} (deployment ${deploymentId})`;
-  const { testOutput, reloadMs, cutoverMs } = await applyUpstream(pool, config, next, current, what, liveDesc, t0, { armed, procsBefore });
+  const { testOutput, reloadMs, cutoverMs, nginxBefore } = await applyUpstream(pool, config, next, current, what, liveDesc, t0, { armed, procsBefore });
 
   // Someone else may have written the file meanwhile (a hand edit, another tool): read it back.
   const back = await readUpstream(pool, config);
@@ -495,7 +536,7 @@ export async function switchUpstream(
       'Something else writes the upstream file (another deploy tool, a hand edit). Check status before any further action.',
     );
   }
-  return { changed: true, previousColor: info.color, testOutput, durationMs: reloadMs, cutoverMs };
+  return { changed: true, previousColor: info.color, testOutput, durationMs: reloadMs, cutoverMs, nginxBefore };
 }
 
 /** Keeps the file being replaced as <stateDir>/upstream.prev (removed if there was none). */

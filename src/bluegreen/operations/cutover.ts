@@ -12,7 +12,10 @@ import { nginxReload, nginxTest, showCommand } from '../commands.js';
 import type { Services } from '../../services.js';
 import { type Color, colorContainerName, LABEL_APP, LABEL_COLOR } from '../../domain/index.js';
 import { waitHealthy } from '../health-gate.js';
-import { armNginx, switchUpstream, type ArmedNginx, type SwitchResult } from '../nginx.js';
+import { armNginx, switchUpstream, waitOldWorkersGone, type ArmedNginx, type SwitchResult } from '../nginx.js';
+
+/** How long a confirming verification waits for nginx's old workers to answer what they had accepted. */
+const DRAIN_MAX_MS = 2_000;
 import { LockLostError, type OperationContext } from '../operation.js';
 import { noteStep, type PlanStep } from '../plan.js';
 import type { HealthGate } from '../types.js';
@@ -200,10 +203,14 @@ export async function cutover<P extends string>(op: OperationContext<P | Cutover
     await op.phase('verify');
     // A confirming probe only when nginx's old workers were seen to stop accepting: from then on every
     // new connection is served by the new configuration, which names only c.to's port.
-    const v =
-      c.verify.confirm && sw.cutoverMs !== undefined
-        ? await confirmFront(svc, c.to, progress, signal)
-        : await verifyFront(svc, c.verify.seconds, c.verify.intervalMs, progress, signal);
+    // Requests the old workers had accepted before they stopped are still answered by c.from; the
+    // confirmation also waits (≤ 2 s) until those workers exited, so that when it is reported done,
+    // nothing is served by the old color any more (long-lived connections may outlast that: said).
+    const confirming = c.verify.confirm && sw.cutoverMs !== undefined;
+    const [v, drained] = confirming
+      ? await Promise.all([confirmFront(svc, c.to, progress, signal), waitOldWorkersGone(pool, sw.nginxBefore, DRAIN_MAX_MS)])
+      : [await verifyFront(svc, c.verify.seconds, c.verify.intervalMs, progress, signal), true];
+    if (confirming && !drained) progress(`nginx's old workers still answer requests they accepted before the switch (long-lived connections?); ${c.from} keeps running`);
     timings.verify = t() - t0;
     if (!v.ok) {
       progress(`verification failed (${describeProbe(v.last)}): switching back to ${c.from}`);
