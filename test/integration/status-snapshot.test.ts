@@ -56,7 +56,7 @@ describe.skipIf(!sandbox)(`status snapshot${sandbox ? '' : ` (skipped: ${sandbox
   const reads = () => server.deps.services.reads;
 
   beforeAll(async () => {
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
     server = await startSandboxServer((c) => {
       fastDeploy(c);
       c.deploy.rollbackVerifySeconds = 1;
@@ -67,7 +67,7 @@ describe.skipIf(!sandbox)(`status snapshot${sandbox ? '' : ` (skipped: ${sandbox
   afterAll(async () => {
     await client?.close();
     await server?.shutdown();
-    if (sandbox) resetSandbox(sandbox, 'prod');
+    if (sandbox) resetSandbox(sandbox, sandbox.lane);
   });
 
   it('a snapshot says it is one, and how old it is', async () => {
