@@ -4,9 +4,10 @@
 #
 #   bash scripts/sandbox.sh up              install what is missing, start everything (idempotent)
 #   bash scripts/sandbox.sh status          one line per component; exit 0 if all up, 1 otherwise
-#   bash scripts/sandbox.sh reset [--target NAME]
+#   bash scripts/sandbox.sh reset [--target NAME] [--app NAME]
 #                                           put the apps back to their initial state (loop-api blue and
-#                                           loop-auth, each at its initial commit); every host by default
+#                                           loop-auth, each at its initial commit); every host and both
+#                                           apps by default
 #   bash scripts/sandbox.sh down [--purge]  stop everything `up` started; --purge also deletes all data
 #   bash scripts/sandbox.sh commit [--target NAME] [--app NAME] [-m MSG] FILE=CONTENT...
 #                                           push a new commit to an app's origin (for tests; default
@@ -14,7 +15,7 @@
 #
 # Needs root and Debian (apt). Everything lives under /var/lib/loop-sandbox (staging under its
 # staging/ subdirectory); the per-clone facts (key, known_hosts, sudo password, config.yaml,
-# config-single.yaml, sandbox.json) go to <repo>/.sandbox/.
+# config-single.yaml and config-single-<host>.yaml, sandbox.json) go to <repo>/.sandbox/.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -1039,6 +1040,7 @@ target_json() {
       "dockerBinary": "$DOCKER",
       "dockerSocket": "$DOCKER_SOCK",
       "stateDir": "$STATE_ROOT",
+      "configSinglePath": "$LOCAL/config-single-$HOST.yaml",
       "nginx": {
         "conf": "$NGINX_CONF",
         "upstreamFile": "$UPSTREAM_FILE",
@@ -1097,6 +1099,12 @@ write_facts() {
     (( first )) || targets_json+=$',\n'
     targets_json+=$(target_json)
     first=0
+  done
+  # Each host alone in the single-target format: the suite's one-host scenarios run on prod or on
+  # staging (test lanes); prod's is also config-single.yaml, the file the README's examples use.
+  for h in "${HOSTS[@]}"; do
+    use_host "$h"
+    write_file "$LOCAL/config-single-$h.yaml" 644 < <(single_target_yaml)
   done
   use_host prod
   write_file "$LOCAL/config-single.yaml" 644 < <(single_target_yaml)
@@ -1220,19 +1228,29 @@ targets_arg() {
   esac
 }
 
+# reset [--target NAME] [--app loop-api|loop-auth]: both apps of every host unless told otherwise
+# (a test of one app resets that app only: half the work, and the other app's lane is left alone).
 cmd_reset() {
   require_root
-  local hosts h
-  hosts=$(targets_arg "$@") || exit 1
+  local hosts h app='' target_args=()
+  while (( $# )); do
+    case $1 in
+      --target) target_args=(--target "${2:?--target needs a name}"); shift 2 ;;
+      --app) app=${2:?--app needs a name}; shift 2
+        [[ $app == loop-api || $app == loop-auth ]] || die "--app: expected loop-api or loop-auth, got '$app'" ;;
+      *) die "expected --target NAME or --app NAME, got '$1'" ;;
+    esac
+  done
+  hosts=$(targets_arg "${target_args[@]}") || exit 1
   lock
   for h in $hosts; do
     use_host "$h"
     docker_ok || die "docker is not running on $h; run 'up' first"
     pid_of "$RUN/nginx.pid" "$NGINX_CONF" >/dev/null || die "nginx is not running on $h; run 'up' first"
     load_commits
-    reset_app
-    reset_auth
-    say "reset: done, loop-api live blue ${INITIAL_COMMIT:0:12}, loop-auth ${AUTH_COMMIT:0:12} ($(elapsed))"
+    [[ $app == loop-auth ]] || reset_app
+    [[ $app == loop-api ]] || reset_auth
+    say "reset: done on $h${app:+ ($app)}, loop-api live blue ${INITIAL_COMMIT:0:12}, loop-auth ${AUTH_COMMIT:0:12} ($(elapsed))"
   done
 }
 
@@ -1400,8 +1418,8 @@ cmd_status() {
   [[ -s $LOCAL/config.yaml ]] && sudoers_rules "$RULES_DIR" 2>/dev/null || RULES_DIR=
   for h in "${HOSTS[@]}"; do status_host "$h" || all=1; done
   use_host prod
-  if [[ -s $LOCAL/config.yaml && -s $LOCAL/config-single.yaml && -s $LOCAL/sandbox.json && -s $LOCAL/id_ed25519 ]] \
-     && grep -q '"targets"' "$LOCAL/sandbox.json" \
+  if [[ -s $LOCAL/config.yaml && -s $LOCAL/config-single.yaml && -s $LOCAL/config-single-staging.yaml && -s $LOCAL/sandbox.json && -s $LOCAL/id_ed25519 ]] \
+     && grep -q '"configSinglePath": "[^"]*-staging.yaml"' "$LOCAL/sandbox.json" \
      && cmp -s "$LOCAL/id_ed25519" "$SECRETS/id_ed25519" 2>/dev/null \
      && cmp -s "$LOCAL/secrets/sudo-password" "$SECRETS/sudo-password" 2>/dev/null; then
     printf '%-19s %s\n' facts "$LOCAL"

@@ -9,6 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -36,12 +37,30 @@ function onlyUnitTests(): boolean {
   return filters.length > 0 && filters.every((f) => /(^|\/)test\/unit(\/|$)/.test(f));
 }
 
-function run(args: string[], stream: boolean): number {
-  const res = spawnSync('bash', [script, ...args], {
-    cwd: repoRoot,
-    stdio: stream ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-  });
+// scripts/test.mjs starts one vitest per lane at once. The first to take this lock checks (and,
+// if need be, brings up) the sandbox and leaves a mark for the run (LOOP_SANDBOX_RUN_ID); the
+// others wait, see the mark and go on. Checking again later would be wrong: with another lane's
+// deploy half-way, `status` reports a host "not as up() leaves it" and `up` would undo it.
+const setupLock = join(tmpdir(), 'loop-ops-sandbox-setup.lock');
+
+/** `sandbox.sh status`, and `up` (output streamed) if not all is up; under one lock, once per run. */
+function ensureUp(): number {
+  const runId = process.env.LOOP_SANDBOX_RUN_ID ?? '';
+  const mark = /^[a-z0-9-]{1,64}$/.test(runId) ? join(tmpdir(), `loop-ops-sandbox-ready-${runId}`) : '';
+  const res = spawnSync(
+    'flock',
+    [
+      setupLock,
+      'bash',
+      '-c',
+      '[ -n "$1" ] && [ -e "$1" ] && exit 0; ' +
+        'if ! bash "$0" status >/dev/null 2>&1; then echo "[global-setup] sandbox NAS is not (fully) up: running scripts/sandbox.sh up"; bash "$0" up || exit; fi; ' +
+        '[ -z "$1" ] || touch "$1"',
+      script,
+      mark,
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], encoding: 'utf8' },
+  );
   if (res.error) throw res.error;
   return res.status ?? 1;
 }
@@ -61,13 +80,13 @@ export default function setup(project: TestProject): void {
     return skip(reason);
   }
 
-  if (run(['status'], false) !== 0) {
-    console.log('[global-setup] sandbox NAS is not (fully) up: running scripts/sandbox.sh up');
-    const code = run(['up'], true);
+  // Every lane's project has this setup; in one process the sandbox is checked once.
+  if (process.env.LOOP_SANDBOX_CHECKED !== repoRoot) {
+    const code = ensureUp();
     // This machine should be able to run it: a failure is an error, not a reason to skip.
     if (code !== 0) throw new Error(`scripts/sandbox.sh up failed (exit ${code}); see its output above`);
   }
-
+  process.env.LOOP_SANDBOX_CHECKED = repoRoot;
   const facts = JSON.parse(readFileSync(factsFile, 'utf8')) as SandboxFacts;
   project.provide('sandbox', facts);
   project.provide('sandboxSkipReason', '');

@@ -34,8 +34,8 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
 function fastDeploy(c: Config): void {
   c.deploy.healthAttempts = 40;
-  c.deploy.healthIntervalMs = 500;
-  c.deploy.verifySeconds = 3;
+  c.deploy.healthIntervalMs = 250;
+  c.deploy.verifySeconds = 1;
   c.deploy.verifyIntervalMs = 250;
   c.deploy.toolWaitSeconds = 180;
 }
@@ -106,7 +106,7 @@ describe.skipIf(skipReason !== '')(`dashboard in a test MCP Apps host${skipReaso
   const next = '1.7.0';
 
   beforeAll(async () => {
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
     running = await startSandboxServer(fastDeploy);
     client = new Client({ name: 'e2e-dashboard', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${running.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
@@ -129,7 +129,7 @@ describe.skipIf(skipReason !== '')(`dashboard in a test MCP Apps host${skipReaso
     await new Promise<void>((r) => (host?.server ? host.server.close(() => r()) : r()));
     await client?.close();
     await running?.shutdown();
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
   }, 120_000);
 
   it('shows the live color and versions, and its Rollback flips the live color on the NAS', async () => {

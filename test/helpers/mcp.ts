@@ -8,11 +8,15 @@ import { TEST_TOKEN } from './server.js';
 /** The text parts of a tool result, one per line. */
 export const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
 
-/** Fast gates for tests: the product's defaults (30 × 10 s, 30 s verify) would make the suite slow. */
+/**
+ * Fast gates for tests: the product's defaults (30 × 10 s, 30 s verify) would make the suite slow.
+ * The sandbox app answers within a second of its start; 40 × 250 ms leaves room for the slow
+ * starters (slow:4) on a busy machine, and a failing version fails its gate in 10 s.
+ */
 export function fastDeploy(c: Config): void {
   c.deploy.healthAttempts = 40;
-  c.deploy.healthIntervalMs = 500;
-  c.deploy.verifySeconds = 3;
+  c.deploy.healthIntervalMs = 250;
+  c.deploy.verifySeconds = 1;
   c.deploy.verifyIntervalMs = 250;
   c.deploy.toolWaitSeconds = 180;
 }

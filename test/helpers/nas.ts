@@ -7,12 +7,16 @@ import { blueGreenConfig } from '../../src/config/targets.js';
 import { createDockerEngine } from '../../src/docker/index.js';
 import { createNasPool, type RootRule } from '../../src/ssh/index.js';
 import type { SshPool } from '../../src/ssh/pool.js';
+import { sandboxLane } from './lane.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 /** The sandbox's targets file: prod and staging, loop-api and loop-auth on each. */
 export const SANDBOX_CONFIG = join(REPO_ROOT, '.sandbox', 'config.yaml');
-/** Prod's loop-api in the single-NAS format: the suite written for one app runs on it, so that format stays tested. */
-export const SANDBOX_SINGLE_CONFIG = join(REPO_ROOT, '.sandbox', 'config-single.yaml');
+/**
+ * The lane's loop-api in the single-NAS format (prod's, or staging's in the staging lane: see
+ * sandboxLane): the suite written for one app runs on it, so that format stays tested.
+ */
+export const SANDBOX_SINGLE_CONFIG = join(REPO_ROOT, '.sandbox', sandboxLane() === 'prod' ? 'config-single.yaml' : `config-single-${sandboxLane()}.yaml`);
 
 export function sandboxConfig(env: Record<string, string | undefined> = {}): { config: Config; secrets: Secrets } {
   const { config, secrets } = loadConfig({ file: SANDBOX_SINGLE_CONFIG, env });

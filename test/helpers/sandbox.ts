@@ -73,11 +73,60 @@ export interface SandboxFacts {
   frontUrl: string;
   publicHealthUrl: string;
   logDir: string;
-  /** Per sandbox host, as in the targets config: prod (the fields above) and staging (its own network namespace). */
+  /** Per sandbox host, as in the targets config: prod and staging (its own network namespace). */
   targets: Record<SandboxTargetName, SandboxTarget>;
+  /** The host the one-host fields above describe: this file's lane (prod unless the lane is staging). */
+  lane: SandboxTargetName;
 }
 
-export type SandboxTargetName = 'prod' | 'staging';
+/**
+ * The facts as a one-host test sees them: the top-level fields (ssh, app,
+ * nginx, front, state, single-NAS config) describe the lane's host. prod's are
+ * what sandbox.json holds; staging's come from its `targets` entry.
+ */
+export function laneFacts(facts: SandboxFacts, lane: SandboxTargetName): SandboxFacts {
+  if (lane === 'prod') return { ...facts, lane };
+  const t = facts.targets[lane];
+  const api = t.apps['loop-api'];
+  const auth = t.apps['loop-auth'];
+  return {
+    ...facts,
+    lane,
+    rootDir: t.rootDir,
+    volume1: t.volume1,
+    configSinglePath: t.configSinglePath,
+    scopedSudoers: t.scopedSudoers,
+    sshdConfig: t.sshdConfig,
+    sshdPidFile: t.sshdPidFile,
+    ssh: t.ssh,
+    dockerBinary: t.dockerBinary,
+    app: {
+      ...facts.app,
+      checkoutDir: api.checkoutDir,
+      originRepo: api.originRepo,
+      branch: api.branch,
+      initialCommit: api.initialCommit,
+      initialVersion: api.initialVersion,
+      initialImage: api.initialImage,
+      vaultDir: api.vaultDir,
+      oauthKeysDir: `${api.vaultDir}/oauth-keys`,
+      dbPath: `${api.vaultDir}/loop.db`,
+      network: api.network,
+      containerPort: api.containerPort,
+      colorPorts: api.colorPorts,
+      containers: api.containers,
+    },
+    auth: { container: auth.container, image: auth.initialImage, hostPort: auth.hostPort },
+    stateDir: api.stateDir,
+    nginx: t.nginx,
+    frontUrl: t.frontUrl,
+    publicHealthUrl: api.publicHealthUrl,
+    logDir: t.logDir,
+  };
+}
+
+export { sandboxLane, type SandboxTargetName } from './lane.js';
+import { sandboxLane, type SandboxTargetName } from './lane.js';
 
 /** One sandbox host: its own sshd (host key), dockerd, nginx front and app checkouts. */
 export interface SandboxTarget {
@@ -95,6 +144,8 @@ export interface SandboxTarget {
   dockerSocket: string;
   /** The target's state.dir (each app's state defaults to <stateDir>/<app>). */
   stateDir: string;
+  /** This host's loop-api alone in the single-NAS format. */
+  configSinglePath: string;
   nginx: SandboxFacts['nginx'];
   /** The nginx front, as reached from this machine (tests). */
   frontUrl: string;
@@ -147,7 +198,8 @@ declare module 'vitest' {
 
 /** The sandbox facts, or null if the sandbox is not available (tests should skip). */
 export function getSandbox(): SandboxFacts | null {
-  return inject('sandbox') ?? null;
+  const facts = inject('sandbox');
+  return facts ? laneFacts(facts, sandboxLane()) : null;
 }
 
 /** Why the sandbox is unavailable ('' when it is available). */
@@ -167,7 +219,7 @@ export function resetSandbox(sandbox: SandboxFacts, target?: SandboxTargetName):
 }
 
 /**
- * Pushes a new commit to an app's origin (as the NAS user; prod's loop-api unless `where` says
+ * Pushes a new commit to an app's origin (as the NAS user; the lane's loop-api unless `where` says
  * otherwise), writing each file with the given content plus a newline, e.g. { VERSION: '1.1.0',
  * MODE: 'fail' }. MODE is ok | fail | slow:N (both apps). Returns the new commit's sha. The
  * checkout itself is not touched (deploy pulls it).
@@ -181,7 +233,8 @@ export function commitToOrigin(
   const args = [
     sandbox.sandboxScript,
     'commit',
-    ...(where.target ? ['--target', where.target] : []),
+    '--target',
+    where.target ?? sandbox.lane,
     ...(where.app ? ['--app', where.app] : []),
     '-m',
     message,

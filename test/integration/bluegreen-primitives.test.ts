@@ -76,7 +76,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
   };
 
   beforeAll(async () => {
-    resetSandbox(sb!, 'prod');
+    resetSandbox(sb!, sb!.lane);
     config = sandboxConfig().config;
     pool = sandboxPool();
     admin = adminPool([sb!.dockerBinary, '/bin/sh', '/bin/rm']);
@@ -89,7 +89,7 @@ describe.skipIf(!sb)(`blue-green primitives on the sandbox NAS${sb ? '' : ` (ski
       await pool?.close();
       await admin?.close();
     } finally {
-      resetSandbox(sb!, 'prod');
+      resetSandbox(sb!, sb!.lane);
     }
   });
 

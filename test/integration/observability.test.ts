@@ -21,9 +21,9 @@ const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? 
 const HOOK_PATH = '/hooks/loop-ops-7Qm2xZ9pL4';
 
 function fastDeploy(c: Config): void {
-  c.deploy.healthAttempts = 16; // the failing version below fails the gate in ~8 s
-  c.deploy.healthIntervalMs = 500;
-  c.deploy.verifySeconds = 3;
+  c.deploy.healthAttempts = 16; // the failing version below fails the gate in ~4 s
+  c.deploy.healthIntervalMs = 250;
+  c.deploy.verifySeconds = 1;
   c.deploy.verifyIntervalMs = 250;
   c.deploy.toolWaitSeconds = 180;
   c.notify.webhooks = [{ format: 'json' }];
@@ -71,7 +71,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}${HOOK_PATH}`;
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
     server = await startSandboxServer(fastDeploy, { webhookUrls: [hookUrl] });
     client = new Client({ name: 'it-observability', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }));
@@ -82,7 +82,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     await server?.shutdown();
     receiver?.closeAllConnections();
     await new Promise((r) => receiver?.close(r));
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
   });
 
   it('a deploy and a rollback under load each post one notification with target, app, versions, duration and who', async () => {
@@ -103,7 +103,7 @@ describe.skipIf(!sandbox)(`webhooks, metrics and resources on the sandbox NAS${s
     const [dep, rb] = received.map((x) => x.body);
     expect(received.every((x) => x.path === HOOK_PATH)).toBe(true);
     const who = expect.stringMatching(/^token:[0-9a-f]{12}$/);
-    expect(dep).toMatchObject({ app: 'loop-api', target: 'default', host: '127.0.0.1', fromColor: 'blue', toColor: 'green', fromVersion: '1.0.0', toVersion: '1.1.0', who });
+    expect(dep).toMatchObject({ app: 'loop-api', target: 'default', host: sandbox!.ssh.host, fromColor: 'blue', toColor: 'green', fromVersion: '1.0.0', toVersion: '1.1.0', who });
     expect(rb).toMatchObject({ fromColor: 'green', toColor: 'blue', fromVersion: '1.1.0', toVersion: '1.0.0', who });
     expect(dep!.durationMs).toBeGreaterThan(0);
     expect(dep!.operationId).toBe((d.structuredContent as { jobId: string }).jobId);

@@ -29,6 +29,8 @@ const sandbox = getSandbox();
 const auth = sandbox ? targetFacts()?.prod?.apps['loop-auth'] : undefined;
 const skip = !sandbox ? sandboxSkipReason() : auth?.hostPort === undefined ? 'the sandbox has no loop-auth app on prod' : '';
 
+/** prod's loop-auth back to its initial state (all of prod around the file: loop-api's lock is taken too). */
+const resetAuth = () => execFileSync('bash', [sandbox!.sandboxScript, 'reset', '--target', 'prod', '--app', 'loop-auth'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
 const resetProd = () => execFileSync('bash', [sandbox!.sandboxScript, 'reset', '--target', 'prod'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
 
 describe.skipIf(!!skip)(`recreate strategy: loop-auth on prod${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -163,7 +165,7 @@ describe.skipIf(!!skip)(`recreate strategy: loop-auth on prod${skip ? ` (skipped
   }
 
   it('recover undoes a deploy cut off mid-swap (new container never started): the old one serves again as loop-auth', async () => {
-    resetProd();
+    resetAuth();
     const { id, oldId, newId } = await cutOff('swap', false);
     expect((await status()).interruptedOperation?.operationId).toBe(id);
     const r = await recover(svc, o);
@@ -180,7 +182,7 @@ describe.skipIf(!!skip)(`recreate strategy: loop-auth on prod${skip ? ` (skipped
   }, 120_000);
 
   it('recover keeps a deploy cut off at its gate whose new container is healthy, and completes it', async () => {
-    resetProd();
+    resetAuth();
     const { id, oldId, newId } = await cutOff('health', true);
     const r = await recover(svc, o);
     expect(r.actions.join('\n')).toMatch(/is running and healthy: kept/);
@@ -193,7 +195,7 @@ describe.skipIf(!!skip)(`recreate strategy: loop-auth on prod${skip ? ` (skipped
   }, 120_000);
 
   it('through the tools: status, a dry run that names the gap, restart, logs and health of prod/loop-auth', async () => {
-    resetProd();
+    resetAuth();
     const server = await startFleetServer();
     const client = await connect(server.url);
     try {

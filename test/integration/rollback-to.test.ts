@@ -44,7 +44,7 @@ describe.skipIf(!sandbox)(`versions kept, disk bounded${sandbox ? '' : ` (skippe
   const ourImages = async () => (await docker.listImages('loop-api')).filter((i) => i.tags.some((t) => parseDeployTag('loop-api', t)));
 
   beforeAll(async () => {
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
     server = await startSandboxServer((c) => {
       fastDeploy(c);
       c.deploy.retainImages = RETAIN;
@@ -58,7 +58,7 @@ describe.skipIf(!sandbox)(`versions kept, disk bounded${sandbox ? '' : ` (skippe
     await server?.shutdown();
     docker?.close();
     await pool?.close();
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
   });
 
   it(`keeps live, previous and ${RETAIN} more images over 6 deploys, then rolls back to a deployment four deploys back, with zero failed requests`, async () => {
@@ -138,7 +138,7 @@ describe.skipIf(!sandbox)(`timed retention of the previous color${sandbox ? '' :
   let docker: DockerEngine;
 
   beforeAll(async () => {
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
     server = await startSandboxServer(adjust);
     client = await connect(server.url);
     pool = sandboxPool();
@@ -149,7 +149,7 @@ describe.skipIf(!sandbox)(`timed retention of the previous color${sandbox ? '' :
     await server?.shutdown();
     docker?.close();
     await pool?.close();
-    resetSandbox(sandbox!, 'prod');
+    resetSandbox(sandbox!, sandbox!.lane);
   });
 
   it('schedules the stop on the NAS; a server started after the due time stops the previous color, traffic untouched', async () => {
