@@ -10,7 +10,8 @@
  * The server runs in this process (tools, guard, SSH pool) against the sandbox
  * NAS; the client is the SDK over Streamable HTTP on loopback. Resets the
  * sandbox before and after. Run: npm run bench:ratios
- * Env: BENCH_N (default 200), BENCH_ROLLBACKS (default 6), BENCH_RELOADS (default 10).
+ * Env: BENCH_N (default 200), BENCH_ROLLBACKS (default 6), BENCH_RELOADS (default 10), BENCH_DEPLOYS (default 3),
+ * BENCH_STATUS_BEFORE (default 1: the status rows also with the status snapshot off).
  */
 import { execFileSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -22,6 +23,10 @@ import { stats, type Stats } from './stats.js';
 const N = Number(process.env.BENCH_N ?? 200);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 6);
 const RELOADS = Number(process.env.BENCH_RELOADS ?? 10);
+/** Deploys whose `switch` phase is measured (one phase a deploy: a single one is too noisy). */
+const DEPLOYS = Number(process.env.BENCH_DEPLOYS ?? 3);
+/** Also measure the status rows with the status snapshot off, in the same run (the "before"). */
+const STATUS_BEFORE = process.env.BENCH_STATUS_BEFORE !== '0';
 
 const sandbox = (...args: string[]) => execFileSync('bash', ['scripts/sandbox.sh', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
@@ -58,7 +63,7 @@ async function main() {
   const server = await startSandboxServer((c) => {
     c.deploy.healthIntervalMs = 500;
     c.deploy.healthAttempts = 60;
-    c.deploy.verifySeconds = 5;
+    c.deploy.verifySeconds = 1; // the deploys only set the scene: their verify window is not measured here
     c.deploy.toolWaitSeconds = 600;
     // Bursts of 200 calls from one client are the point here, not abuse:
     // lift the per-principal limit and the connection cap (each concurrent call is a connection).
@@ -83,17 +88,47 @@ async function main() {
   const row = (path: string, floorName: string, floor: Stats, s: Stats, target: number) =>
     rows.push(`| ${path} | ${floorName} | ${floor.median.toFixed(2)} | ${s.median.toFixed(2)} | ${(s.median / floor.median).toFixed(2)}× | ≤ ${target}× ${s.median / floor.median <= target ? '(met)' : '(not met)'} |`);
   try {
-    // 1. status vs ping, one session.
-    const ping = await timed(N, () => client.ping());
-    const status = await timed(N, () => call(client, 'status'));
-    row('`status` over MCP', 'MCP ping', ping, status, 3);
+    // 1. status vs ping, one session. With BENCH_STATUS_BEFORE=1 (default) the status rows are also
+    // measured with the status snapshot off (server.statusSnapshotMs 0: every call reads the NAS), in this run.
+    const reads = services.reads;
+    const snapshotMs = reads.ttlMs;
+    const withoutSnapshot = async <T>(fn: () => Promise<T>): Promise<T> => {
+      reads.ttlMs = 0;
+      try {
+        return await fn();
+      } finally {
+        reads.ttlMs = snapshotMs;
+      }
+    };
+    // Interleaved (ping, status before, status after, ping, …): the machine's noise hits the floor and the paths alike.
+    const lat = { ping: [] as number[], before: [] as number[], after: [] as number[] };
+    const clock = async (into: number[], fn: () => Promise<unknown>) => {
+      const t = performance.now();
+      await fn();
+      into.push(performance.now() - t);
+    };
+    for (let i = 0; i < N + 3; i++) {
+      await clock(lat.ping, () => client.ping());
+      if (STATUS_BEFORE) await clock(lat.before, () => withoutSnapshot(() => call(client, 'status')));
+      await clock(lat.after, () => call(client, 'status'));
+    }
+    const warm = (xs: number[]) => stats(xs.slice(3));
+    const ping = warm(lat.ping);
+    if (STATUS_BEFORE) row('`status` over MCP, snapshot off (before)', 'MCP ping', ping, warm(lat.before), 3);
+    const status = warm(lat.after);
+    row(`\`status\` over MCP${snapshotMs ? `, snapshot ${snapshotMs} ms` : ''}`, 'MCP ping', ping, status, 3);
 
     // 2. The same burst of 200, pings then status.
     const sessions = await Promise.all(Array.from({ length: 10 }, connect));
     await burst(sessions, (c) => c.ping()); // warm-up
     const pingBurst = await burst(sessions, (c) => c.ping());
+    if (STATUS_BEFORE) {
+      const before = await withoutSnapshot(() => burst(sessions, (c) => call(c, 'status')));
+      row('200 concurrent `status` (10 sessions × 20), snapshot off (before)', 'the same burst of pings', pingBurst, before, 2);
+    }
     const statusBurst = await burst(sessions, (c) => call(c, 'status'));
-    row('200 concurrent `status` (10 sessions × 20)', 'the same burst of pings', pingBurst, statusBurst, 2);
+    row(`200 concurrent \`status\` (10 sessions × 20)${snapshotMs ? `, snapshot ${snapshotMs} ms` : ''}`, 'the same burst of pings', pingBurst, statusBurst, 2);
+    console.log(`status answers: ${JSON.stringify(reads.counts)} (from the snapshot, joined in flight, read of their own)`);
 
     // 3. Floors on the NAS: a bare reload, and a bare reload + one request through the front.
     const reload = () => services.pool.exec(config.nginx.reloadCommand, { sudo: config.nginx.useSudo });
@@ -108,17 +143,21 @@ async function main() {
       1,
     );
 
-    // 4. One deploy (so a previous color runs), its healthy → switched phase, then rollbacks.
-    sandbox('commit', '-m', 'bench ratios', 'VERSION=6.0.0');
-    const dep = await call(client, 'deploy_blue_green');
-    const switchMs = Number((dep.result?.timingsMs as Record<string, number> | undefined)?.switch);
-    const switched = stats([switchMs]);
+    // 4. Deploys (so a previous color runs), each one's healthy → switched phase, then rollbacks.
+    const switchMs: number[] = [];
+    for (let i = 0; i < DEPLOYS; i++) {
+      sandbox('commit', '-m', `bench ratios ${i}`, `VERSION=6.0.${i}`);
+      const dep = await call(client, 'deploy_blue_green');
+      switchMs.push(Number((dep.result?.timingsMs as Record<string, number> | undefined)?.switch));
+    }
+    const switched = stats(switchMs);
     const rollback = await timed(ROLLBACKS, () => call(client, 'rollback'), 0);
     row('rollback to the running previous color, through MCP', 'bare nginx reload + 1 request', reloadAndRequest, rollback, 6);
-    row('healthy → switched (deploy phase `switch`, 1 deploy)', 'bare nginx reload', bareReload, switched, 3);
+    row(`healthy → switched (deploy phase \`switch\`, median of ${DEPLOYS} deploys)`, 'bare nginx reload', bareReload, switched, 3);
 
     console.log(`floors: MCP ping median ${ping.median.toFixed(2)} ms (p95 ${ping.p95.toFixed(2)}); burst of 200 pings median ${pingBurst.median.toFixed(1)} ms; ` +
       `bare reload ${bareReload.median.toFixed(1)} ms; bare reload + request ${reloadAndRequest.median.toFixed(1)} ms`);
+    console.log(`deploy phase switch (ms): ${switchMs.map((x) => x.toFixed(0)).join(', ')}; rollbacks: median ${rollback.median.toFixed(1)}, min ${rollback.min.toFixed(1)}, max ${rollback.max.toFixed(1)}`);
     console.log(rows.join('\n'));
     await Promise.all(sessions.map((c) => c.close()));
   } finally {

@@ -237,6 +237,12 @@ export const serverSchema = z
     maxSessions: z.number().int().min(1).max(10_000).default(100),
     /** Open MCP sessions per principal; one client cannot take every slot. */
     maxSessionsPerPrincipal: z.number().int().min(1).max(10_000).default(20),
+    /**
+     * How long a status read may be served again (ms) while the NAS's Docker
+     * events are watched; every write and every container/image event drops
+     * it sooner. 0: every status reads the NAS.
+     */
+    statusSnapshotMs: z.number().int().min(0).max(60_000).default(2_000),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -160,7 +160,10 @@ export function runtimeOf<S>(deps: Deps<S>, opts: Pick<RuntimeOptions, 'metrics'
  * Throws `ConfigError` (a combination the services refuse) or `InventoryError`.
  */
 export async function createRuntime(root: RootConfig, secrets: Secrets, log: Logger, opts: RuntimeOptions = {}): Promise<FleetRuntime> {
-  const bundle = await createServices(root, secrets, log, opts.watchPreviousColor === undefined ? {} : { watchPreviousColor: opts.watchPreviousColor });
+  const bundle = await createServices(root, secrets, log, {
+    ...(opts.watchPreviousColor === undefined ? {} : { watchPreviousColor: opts.watchPreviousColor }),
+    ...(opts.statusSnapshots === undefined ? {} : { statusSnapshots: opts.statusSnapshots }),
+  });
   const deps: Deps<Services> = {
     config: root,
     secrets,

@@ -1,7 +1,8 @@
 /**
  * Builds what tool handlers run on from the configuration: per target, one
  * SSH pool to its NAS and the Docker engine over it (shared by its apps);
- * per app, its services (config view, read coalescer, previous-color watch).
+ * per app, its services (config view, read coalescer with status snapshots
+ * kept honest by a Docker event subscription per target, previous-color watch).
  * One job registry and one event hub serve them all, so `job_status`,
  * metrics and webhooks see every operation. Plus the NAS probe for /healthz
  * and the close hook called once on shutdown.
@@ -14,6 +15,7 @@ import { findApp, type AppEntry, type RootConfig, type Strategy } from './config
 import { createDockerEngine, type DockerEngine } from './docker/index.js';
 import { JobRegistry } from './jobs.js';
 import { ReadCoalescer } from './ops/coalesce.js';
+import { TargetSnapshots } from './ops/snapshots.js';
 import type { Logger } from './log.js';
 import { createNotifier } from './notify/index.js';
 import { OperationEventHub, type OperationEvents } from './ops/events.js';
@@ -37,7 +39,12 @@ export interface AppServices<C> {
   log: Logger;
   /** Long operations (deploy, rollback, …) running in this process, every target and app. */
   jobs: JobRegistry;
-  /** Identical NAS reads in flight share one trip; every operation phase of this app invalidates. */
+  /**
+   * Identical NAS reads in flight share one trip, and status reads are kept a
+   * short while (server.statusSnapshotMs) while the NAS's Docker events are
+   * watched; every operation phase of this app, every write tool call on it
+   * and every container/image event on its NAS invalidates.
+   */
   reads: ReadCoalescer;
   /** Observers of write operations (metrics, webhooks); the engine tells them how each goes. */
   events?: OperationEvents;
@@ -91,6 +98,11 @@ export interface ServiceOptions {
    * one-shot CLI runs do not (default true).
    */
   watchPreviousColor?: boolean;
+  /**
+   * Keep status snapshots (server.statusSnapshotMs) with a Docker event
+   * subscription per target. A server does; one-shot CLI runs do not (default true).
+   */
+  statusSnapshots?: boolean;
 }
 
 export async function createServices(root: RootConfig, secrets: Secrets, log: Logger, opts: ServiceOptions = {}): Promise<ServiceBundle> {
@@ -102,6 +114,8 @@ export async function createServices(root: RootConfig, secrets: Secrets, log: Lo
   const scopes: AppScope[] = [];
   const watches: PreviousColorWatch[] = [];
   const readsByApp = new Map<string, ReadCoalescer>();
+  const snapshots: TargetSnapshots[] = [];
+  const snapshotMs = (opts.statusSnapshots ?? true) ? root.server.statusSnapshotMs : 0;
   for (const t of root.targets) {
     const first = t.apps[0]!.config;
     const targetSecrets: Secrets = { ...secrets, sudoPassword: secrets.sudoPasswordByTarget?.[t.name] ?? secrets.sudoPassword };
@@ -110,8 +124,18 @@ export async function createServices(root: RootConfig, secrets: Secrets, log: Lo
     const docker = createDockerEngine(pool, first);
     pools.set(t.name, pool);
     engines.set(t.name, docker);
+    // Status snapshots for the apps whose status reads containers and files (swarm status reads the manager each time).
+    const snap =
+      snapshotMs > 0 && t.apps.some((a) => a.strategy !== 'swarm-service')
+        ? new TargetSnapshots({
+            ttlMs: snapshotMs,
+            open: ({ sinceSec, signal }) => docker.events({ sinceSec, signal }),
+            log: log.child({ component: 'docker-events', ...(multi ? { target: t.name } : {}) }),
+          })
+        : undefined;
+    if (snap) snapshots.push(snap);
     for (const a of t.apps) {
-      const reads = new ReadCoalescer();
+      const reads = snap && a.strategy !== 'swarm-service' ? snap.reads() : new ReadCoalescer();
       readsByApp.set(`${t.name}\0${a.name}`, reads);
       const base = { target: t.name, pool, docker, log: multi || t.apps.length > 1 ? log.child({ target: t.name, app: a.name }) : log, jobs, events, reads };
       scopes.push(scopeOf(a, base));
@@ -190,6 +214,7 @@ export async function createServices(root: RootConfig, secrets: Secrets, log: Lo
       await Promise.all(watches.map((w) => w.close()));
       // Tell the owner how those ended (bounded: a dead receiver does not hold the shutdown).
       await notifier?.drain(10_000);
+      await Promise.all(snapshots.map((x) => x.close()));
       for (const d of engines.values()) d.close();
       await Promise.all([...pools.values()].map((p) => p.close()));
     },

@@ -259,9 +259,13 @@ export async function runOperation<P extends string, R, S extends OperationServi
     if (lost) return tellFinished('failed', lost.message, op.facts);
     // Each step is attempted even if one fails: the lock must not outlive us.
     const errors: string[] = [];
-    await journal.finish(phase, { outcome }).catch((e: Error) => errors.push(`journal: ${e.message}`));
+    // The journal's last phase and the history line are independent: written together. The lock
+    // goes only after both (a recover that finds no lock must find the journal finished).
     const rec: HistoryRecord = { id, kind: o.kind, ...op.facts, who: o.who.caller, startedAt, endedAt: nowIso(), outcome, message };
-    await appendHistory(pool, stateDir, rec).catch((e: Error) => errors.push(`history: ${e.message}`));
+    await Promise.all([
+      journal.finish(phase, { outcome }).catch((e: Error) => errors.push(`journal: ${e.message}`)),
+      appendHistory(pool, stateDir, rec).catch((e: Error) => errors.push(`history: ${e.message}`)),
+    ]);
     const released = await releaseLockIf(pool, stateDir, heartbeat.lockText).catch((e: Error) => (errors.push(`lock: ${e.message}`), true));
     if (!released) errors.push('lock: it was no longer ours at the release');
     if (errors.length) log.error({ operationId: id, errors }, 'could not record the end of an operation');

@@ -347,10 +347,11 @@ export async function runHuman(verb: HumanVerb, argv: string[], io: Io = { out: 
   // (what goes wrong is reported as a message + hint anyway).
   const log = createLogger({ level: p.verbose ? config.log.level : 'error' });
 
-  // The runtime the server runs on; a one-shot run does not keep the timed stop of the previous color.
+  // The runtime the server runs on; a one-shot run neither keeps the timed stop of the previous color
+  // nor subscribes to Docker events for status snapshots it would never serve again.
   let runtime: FleetRuntime;
   try {
-    runtime = await createRuntime(config, secrets, log, { watchPreviousColor: false });
+    runtime = await createRuntime(config, secrets, log, { watchPreviousColor: false, statusSnapshots: false });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof InventoryError) {
       for (const pr of e.problems) say(`config: ${pr}`);

@@ -3,6 +3,7 @@
  * through the Engine API over a pooled dial-stdio channel (fast); image builds
  * run the CLI on the NAS, because the build context lives there.
  */
+import type { IncomingMessage } from 'node:http';
 import type { SshPool } from '../ssh/pool.js';
 import { RemoteCommandError } from '../ssh/errors.js';
 import { EngineTransport, type EngineTransportOptions } from './transport.js';
@@ -192,6 +193,16 @@ export class DockerEngine {
   async ping(signal?: AbortSignal): Promise<boolean> {
     const r = await this.call('GET', paths.ping(), { signal, timeoutMs: 10_000 });
     return r.body.toString() === 'OK';
+  }
+
+  /**
+   * Subscribes to the Engine's container and image events (on a channel of
+   * its own). `sinceSec` replays the Engine's buffered events from then on
+   * first, so nothing that happened while the subscription was being set up
+   * is missed. The body is JSON lines; destroy it to unsubscribe.
+   */
+  events(o: { sinceSec?: number; signal?: AbortSignal } = {}): Promise<IncomingMessage> {
+    return this.http.openStream(paths.events(o.sinceSec), { signal: o.signal, headersTimeoutMs: 15_000 });
   }
 
   /** Containers matching labels and/or exact names, inspected (health, restarts, ports). */

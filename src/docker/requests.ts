@@ -29,6 +29,12 @@ const q = (params: Record<string, string | number | boolean | undefined>): strin
 
 export const paths = {
   ping: () => `${API}/_ping`,
+  /**
+   * The Engine's event stream, containers and images only (what status shows),
+   * replaying those since `sinceSec` (Unix seconds) from the Engine's buffer first.
+   */
+  events: (sinceSec?: number) =>
+    `${API}/events${q({ since: sinceSec !== undefined ? Math.floor(sinceSec) : undefined, filters: JSON.stringify({ type: ['container', 'image'] }) })}`,
   list: (opts: { all?: boolean; labels?: string[]; names?: string[] } = {}) => {
     const filters: Record<string, string[]> = {};
     if (opts.labels?.length) filters.label = opts.labels;

@@ -6,11 +6,12 @@
  * and a CLI run per call.
  */
 import { Agent, request, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SshPool } from '../ssh/pool.js';
 
 /** Methods Node's http stack calls on a net.Socket that a channel lacks. */
-function asSocketLike(stream: Duplex): Duplex {
+export function asSocketLike(stream: Duplex): Duplex {
   const s = stream as Duplex & Record<string, unknown>;
   let idle: NodeJS.Timeout | undefined;
   let idleMs = 0;
@@ -105,6 +106,8 @@ class Semaphore {
 
 export class EngineTransport {
   private readonly agent: DialStdioAgent;
+  private readonly pool: SshPool;
+  private readonly opts: EngineTransportOptions;
   /**
    * Node's Agent does not count sockets that are still being created
    * (our createConnection is asynchronous) against maxSockets, so a burst of
@@ -114,6 +117,8 @@ export class EngineTransport {
   private readonly inFlight: Semaphore;
 
   constructor(pool: SshPool, opts: EngineTransportOptions) {
+    this.pool = pool;
+    this.opts = opts;
     this.agent = new DialStdioAgent(pool, opts);
     this.inFlight = new Semaphore(opts.maxSockets);
   }
@@ -174,6 +179,51 @@ export class EngineTransport {
         reject(e);
       });
       req.end(payload);
+    });
+  }
+
+  /**
+   * A response that stays open (the event stream): on a dial-stdio channel of
+   * its own, outside the kept-alive ones and their request slots, so it never
+   * holds up a request. Resolves with the response once the Engine answered
+   * 200 (a 2xx); anything else rejects with its status and text. Destroying
+   * the response (or aborting `signal`) closes the channel.
+   */
+  async openStream(path: string, opts: { signal?: AbortSignal; headersTimeoutMs?: number } = {}): Promise<IncomingMessage> {
+    const stream = asSocketLike(await this.pool.openStream([this.opts.dockerBinary, 'system', 'dial-stdio'], { sudo: this.opts.sudo, signal: opts.signal }));
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({
+        method: 'GET',
+        path,
+        host: 'docker',
+        // No agent: with `createConnection` (and `agent` left unset) Node uses this stream as the socket.
+        createConnection: () => stream as unknown as Socket,
+        signal: opts.signal,
+      });
+      const timer = setTimeout(() => req.destroy(new Error(`the Docker Engine did not answer GET ${path.split('?')[0]} within ${opts.headersTimeoutMs ?? 30_000} ms`)), opts.headersTimeoutMs ?? 30_000);
+      timer.unref();
+      req.on('response', (res: IncomingMessage) => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          // The channel goes with the response.
+          res.once('close', () => stream.destroy());
+          resolve(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.length < 16 && chunks.push(c));
+        res.once('close', () => {
+          stream.destroy();
+          reject(new Error(`the Docker Engine answered HTTP ${status} to GET ${path.split('?')[0]}: ${Buffer.concat(chunks).toString('utf8').trim().slice(0, 300)}`));
+        });
+      });
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        stream.destroy();
+        reject(e);
+      });
+      req.end();
     });
   }
 

@@ -26,6 +26,8 @@ export interface AppRow {
   warnings: string[];
   /** Why this app could not be read (target unreachable, …); the other fields are then null. */
   error: string | null;
+  /** How old the row's read was when returned (ms): more than a few only when served from the status snapshot; null for swarm apps (always read) and errors. */
+  ageMs: number | null;
 }
 
 export interface FleetStatus {
@@ -47,7 +49,7 @@ interface CommonStatus {
 }
 
 /** A row from what serves (each strategy says it its way) and the common part. */
-function row(s: AppScope, serving: Pick<AppRow, 'serving' | 'version' | 'state' | 'health'>, st: CommonStatus): AppRow {
+function row(s: AppScope, serving: Pick<AppRow, 'serving' | 'version' | 'state' | 'health'>, st: CommonStatus & { ageMs?: number }): AppRow {
   const last = st.recentDeployments[0];
   const op = st.interruptedOperation;
   return {
@@ -60,6 +62,7 @@ function row(s: AppScope, serving: Pick<AppRow, 'serving' | 'version' | 'state' 
     lastOperation: last ? `${last.kind} ${last.outcome} at ${last.endedAt ?? last.startedAt}` : null,
     warnings: st.warnings,
     error: null,
+    ageMs: st.ageMs ?? null,
   };
 }
 
@@ -102,6 +105,7 @@ function errorRow(s: AppScope, e: Error): AppRow {
     lastOperation: null,
     warnings: [],
     error: e.message.split('\n')[0]!.slice(0, 300),
+    ageMs: null,
   };
 }
 

@@ -13,7 +13,7 @@ import { readSmallFiles, remoteExists } from '../ssh/files.js';
 import { liveName, outgoingName, previousName } from '../recreate/names.js';
 import type { RecreateServices } from '../services.js';
 import { LABEL_APP } from '../domain/index.js';
-import { formatDuration, lockInfo, lockLine, summarize, type ContainerSummary, type DeploymentRecord, type JournalInfo, type LockInfo } from './status.js';
+import { formatDuration, freshnessLine, lockInfo, lockLine, quiescent, summarize, withFreshness, type ContainerSummary, type DeploymentRecord, type JournalInfo, type LockInfo } from './status.js';
 
 export interface RecreateAppStatus {
   app: string;
@@ -32,10 +32,15 @@ export interface RecreateAppStatus {
   retainedVersions: RetainedVersion[];
   warnings: string[];
   checkedAt: string;
+  /** As in the blue-green status: when the reads began, the answer's age, from the snapshot or not. */
+  readAt: string;
+  ageMs: number;
+  fromSnapshot: boolean;
 }
 
 export async function getRecreateStatus(s: RecreateServices, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<RecreateAppStatus> {
   const { config, pool, docker } = s;
+  const readAt = new Date();
   const app = config.app.name;
   const names = [liveName(app), previousName(app), outgoingName(app)];
   const [relevant, files, lockDirExists, images] = await Promise.all([
@@ -82,13 +87,21 @@ export async function getRecreateStatus(s: RecreateServices, opts: { historyLimi
     retainedVersions: images instanceof Error ? [] : retainedVersions(app, images, history),
     warnings,
     checkedAt: new Date().toISOString(),
+    readAt: readAt.toISOString(),
+    ageMs: 0,
+    fromSnapshot: false,
   };
 }
 
-/** getRecreateStatus for callers that may arrive together: identical reads in flight share one trip. */
-export function readRecreateStatus(s: RecreateServices, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<RecreateAppStatus> {
+/**
+ * getRecreateStatus for callers that may arrive together: identical reads in
+ * flight share one trip, and a settled read may be served again for a short
+ * while, under the same rules as the blue-green status (readStatus).
+ */
+export async function readRecreateStatus(s: RecreateServices, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<RecreateAppStatus> {
   const historyLimit = opts.historyLimit ?? 5;
-  return s.reads.run(`recreate-status:${historyLimit}`, (signal) => getRecreateStatus(s, { historyLimit, signal }), opts.signal);
+  const served = await s.reads.read(`recreate-status:${historyLimit}`, (signal) => getRecreateStatus(s, { historyLimit, signal }), opts.signal, quiescent);
+  return withFreshness(served.value, served);
 }
 
 /** A few lines an operator can read at a glance. */
@@ -116,5 +129,7 @@ export function recreateStatusText(st: RecreateAppStatus): string {
   if (last) out.push(`last deployment: ${last.id} ${last.kind} ${last.version ? `v${last.version} ` : ''}${last.outcome} at ${last.endedAt ?? last.startedAt}`);
   if (st.retainedVersions.length) out.push(`versions kept for rollback (to): ${st.retainedVersions.map((v) => v.version ?? v.image).join(', ')}`);
   for (const w of st.warnings) out.push(`warning: ${w}`);
+  const fresh = freshnessLine(st);
+  if (fresh) out.push(fresh);
   return out.join('\n');
 }

@@ -83,7 +83,21 @@ export interface AppStatus {
   /** Backups of the OAuth keys and DB (reset_oauth, restore_oauth), newest first: what restore_oauth can put back. */
   oauthBackups: string[];
   warnings: string[];
+  /** When the reads on the NAS ended (ISO). */
   checkedAt: string;
+  /** When the reads on the NAS began (ISO): the state is at least this recent. */
+  readAt: string;
+  /** How old the answer was when handed out (ms since readAt): about 0 for a read of its own, more from the snapshot. */
+  ageMs: number;
+  /** Served from the status snapshot (server.statusSnapshotMs) rather than read for this call. */
+  fromSnapshot: boolean;
+}
+
+/** How fresh a status answer is (see AppStatus). */
+export interface Freshness {
+  readAt: string;
+  ageMs: number;
+  fromSnapshot: boolean;
 }
 
 export function summarize(c: ContainerInfo, now = Date.now()): ContainerSummary {
@@ -135,6 +149,7 @@ export function lockLine(l: LockInfo): string {
 
 export async function getStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
   const { config, pool, docker } = s;
+  const readAt = new Date();
   const app = config.app.name;
   const colorNames = COLORS.map((c) => colorContainerName(app, c));
   // One list of every container (a NAS runs a few dozen at most), then only
@@ -226,16 +241,42 @@ export async function getStatus(s: Services, opts: { historyLimit?: number; sign
     oauthBackups,
     warnings,
     checkedAt: new Date().toISOString(),
+    readAt: readAt.toISOString(),
+    ageMs: 0,
+    fromSnapshot: false,
   };
 }
 
 /**
- * getStatus for callers that may arrive together (tools, resources, the
- * dashboard): identical reads in flight share one trip to the NAS.
+ * A status that shows an operation in progress is not kept as a snapshot:
+ * its lock and journal change with every step (the steps of another
+ * process's operation would not invalidate it), so each caller reads afresh
+ * until the lock is free again.
  */
-export function readStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
+export const quiescent = (st: { lock: { held: boolean } }): boolean => !st.lock.held;
+
+/** The status with how fresh it is, from what the coalescer says of the read. */
+export function withFreshness<T extends Freshness>(st: T, served: { readAt: number; ageMs: number; fromSnapshot: boolean }): T {
+  return { ...st, readAt: new Date(served.readAt).toISOString(), ageMs: Math.round(served.ageMs), fromSnapshot: served.fromSnapshot };
+}
+
+/**
+ * getStatus for callers that may arrive together (tools, resources, the
+ * dashboard): identical reads in flight share one trip to the NAS, and a
+ * settled read may be served again for a short while (src/ops/coalesce.ts:
+ * never across a write of this process, a Docker event or a gap in the event
+ * subscription). The answer says how old it is (readAt, ageMs, fromSnapshot).
+ */
+export async function readStatus(s: Services, opts: { historyLimit?: number; signal?: AbortSignal } = {}): Promise<AppStatus> {
   const historyLimit = opts.historyLimit ?? 5;
-  return s.reads.run(`status:${historyLimit}`, (signal) => getStatus(s, { historyLimit, signal }), opts.signal);
+  const served = await s.reads.read(`status:${historyLimit}`, (signal) => getStatus(s, { historyLimit, signal }), opts.signal, quiescent);
+  return withFreshness(served.value, served);
+}
+
+/** The freshness line of a status text (only for an answer from the snapshot). */
+export function freshnessLine(f: Freshness): string | undefined {
+  if (!f.fromSnapshot) return undefined;
+  return `(status snapshot read from the NAS ${f.ageMs} ms ago; dropped at every write of this server and every Docker event on the NAS)`;
 }
 
 /** A few lines an operator can read at a glance. */
@@ -271,6 +312,8 @@ export function statusText(st: AppStatus): string {
   }
   if (st.oauthBackups.length) out.push(`OAuth backups: ${st.oauthBackups.length} (newest ${st.oauthBackups[0]})`);
   for (const w of st.warnings) out.push(`warning: ${w}`);
+  const fresh = freshnessLine(st);
+  if (fresh) out.push(fresh);
   return out.join('\n');
 }
 

@@ -51,16 +51,17 @@ export async function writeFileAtomic(
     }
     return;
   }
-  await pool.withSftp(async (sftp: SFTPWrapper) => {
-    await sftpCall<void>((cb) => sftp.writeFile(tmp, content, { mode }, cb));
-    try {
-      // Plain SFTP rename fails when the target exists; OpenSSH's extension is rename(2).
-      await sftpCall<void>((cb) => sftp.ext_openssh_rename(tmp, path, cb));
-    } catch (err) {
-      await sftpCall<void>((cb) => sftp.unlink(tmp, cb)).catch(() => {});
-      throw err;
-    }
-  }, opts.signal);
+  // The pool's shared SFTP session: a write is then a few round trips on an open channel
+  // (opening a session of its own starts an sftp-server on the NAS each time: ~5-10 ms).
+  const sftp = await pool.sharedSftp(opts.signal);
+  await sftpCall<void>((cb) => sftp.writeFile(tmp, content, { mode }, cb));
+  try {
+    // Plain SFTP rename fails when the target exists; OpenSSH's extension is rename(2).
+    await sftpCall<void>((cb) => sftp.ext_openssh_rename(tmp, path, cb));
+  } catch (err) {
+    await sftpCall<void>((cb) => sftp.unlink(tmp, cb)).catch(() => {});
+    throw err;
+  }
 }
 
 /** Reads a small remote file; undefined when it does not exist. */
@@ -131,6 +132,39 @@ async function readOne(sftp: SFTPWrapper, spec: ReadSpec): Promise<string | unde
   } finally {
     await sftpCall<void>((cb) => sftp.close(handle, cb)).catch(() => {});
   }
+}
+
+/**
+ * Reads files whose size the NAS does not report (/proc/<pid>/cmdline: fstat
+ * says 0), up to `maxBytes` each, through the shared SFTP session: no
+ * process starts on the NAS. A missing file is undefined.
+ */
+export async function readProcFiles(pool: SshPool, paths: string[], maxBytes: number, signal?: AbortSignal): Promise<Array<string | undefined>> {
+  const sftp = await pool.sharedSftp(signal);
+  return Promise.all(
+    paths.map(async (path) => {
+      let handle: Buffer;
+      try {
+        handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'r', cb));
+      } catch (e) {
+        if ((e as { code?: number }).code === SFTP_NO_SUCH_FILE) return undefined;
+        throw e;
+      }
+      try {
+        const buf = Buffer.alloc(maxBytes);
+        const n = await new Promise<number>((resolve, reject) =>
+          sftp.read(handle, buf, 0, maxBytes, 0, (err, bytesRead) => (err ? ((err as { code?: number }).code === 1 ? resolve(0) : reject(err)) : resolve(bytesRead))),
+        );
+        return buf.subarray(0, n).toString('latin1');
+      } catch (e) {
+        // The process ended between open and read.
+        if ((e as { code?: number }).code === SFTP_NO_SUCH_FILE) return undefined;
+        throw e;
+      } finally {
+        await sftpCall<void>((cb) => sftp.close(handle, cb)).catch(() => {});
+      }
+    }),
+  );
 }
 
 /** Whether a remote path exists (shared SFTP session; no process on the NAS). */

@@ -28,7 +28,7 @@ import {
   SudoError,
 } from './errors.js';
 import type { RootPolicy, RootPrograms } from './root-commands.js';
-import { buildRemoteCommand, newMarkers, type SudoMode } from './sudo.js';
+import { buildRemoteCommand, GATE_OPEN_LINE, newMarkers, type SudoMode } from './sudo.js';
 
 export interface PoolOptions {
   maxChannelsPerConnection: number;
@@ -68,6 +68,27 @@ export interface ExecOptions {
   onStderrLine?: (line: string) => void;
 }
 
+/** What `arm` options add to exec's: told when the command could run at once. */
+interface GateOptions {
+  /** The command runs when this resolves true; false: it never runs. */
+  startWhen: Promise<boolean>;
+  onArmed: () => void;
+}
+
+/**
+ * A command prepared ahead of its time (`SshPool.arm`): the channel is open
+ * and, for a root command, sudo has checked the password and the rule; the
+ * command itself has not run.
+ */
+export interface ArmedExec {
+  /** Resolves when `run` would start the command at once; rejects as exec would (sudo refused, NAS unreachable). */
+  readonly armed: Promise<void>;
+  /** Starts the command (once); resolves like exec. */
+  run(): Promise<ExecResult>;
+  /** The command will never run; the channel closes. Harmless after run. */
+  cancel(): void;
+}
+
 export interface ExecResult {
   code: number | null;
   signal: string | undefined;
@@ -93,6 +114,8 @@ interface Lease {
 }
 
 const CHANNEL_RETRIES = 8;
+/** How long a prepared command waits for `go` before it is given up (its user prepares a new one). */
+export const ARMED_WAIT_MAX_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SshPool {
@@ -132,7 +155,37 @@ export class SshPool {
   }
 
   /** Runs argv on the NAS; resolves with exit code and output whatever the code. */
-  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.execGated(argv, opts, undefined);
+  }
+
+  /**
+   * Prepares argv now and runs it later: the connection, the channel and (for
+   * a root command) sudo's password check, which costs a root command most of
+   * its time, happen while the caller does other work; `run()` then costs
+   * one round trip and the command itself. The wrapper runs nothing until we
+   * send `go` (sudo.ts, BuildOptions.gated). The time limit counts from run().
+   */
+  arm(argv: readonly string[], opts: Omit<ExecOptions, 'signal'> & { signal?: AbortSignal } = {}): ArmedExec {
+    let open!: (go: boolean) => void;
+    const startWhen = new Promise<boolean>((r) => (open = r));
+    let onArmed!: () => void;
+    const armedP = new Promise<void>((r) => (onArmed = r));
+    const result = this.execGated(argv, opts, { startWhen, onArmed });
+    result.catch(() => {}); // observed through armed/run
+    const armed = Promise.race([armedP, result.then(() => {})]);
+    armed.catch(() => {});
+    return {
+      armed,
+      run: () => {
+        open(true);
+        return result;
+      },
+      cancel: () => open(false),
+    };
+  }
+
+  private async execGated(argv: readonly string[], opts: ExecOptions, gate: GateOptions | undefined): Promise<ExecResult> {
     const started = performance.now();
     const timeoutMs = opts.timeoutMs ?? this.opts.defaultTimeoutMs;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
@@ -141,12 +194,13 @@ export class SshPool {
     const timeoutSec = timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs / 1000)) : 0;
     const remoteArgv = useSudo ? this.rootArgv(argv, timeoutSec) : argv;
     // Quoting happens here, once, for every command (throws on NUL).
-    const command = buildRemoteCommand(remoteArgv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec, markers });
+    const command = buildRemoteCommand(remoteArgv, { sudo: useSudo, sudoMode: this.opts.sudoMode, timeoutSec, markers, gated: gate !== undefined });
     throwIfAborted(opts.signal);
 
-    const { lease, value: opened } = await this.openChannel(opts.signal, deadline, (c) => c.exec(command));
+    // A prepared command's channel wait is bounded by the pool's, not by the command's own limit.
+    const { lease, value: opened } = await this.openChannel(opts.signal, gate ? undefined : deadline, (c) => c.exec(command));
     try {
-      const r = await this.runChannel(lease.conn, opened, markers, useSudo ? argv[0] : undefined, opts, timeoutMs, started);
+      const r = await this.runChannel(lease.conn, opened, markers, useSudo ? argv[0] : undefined, opts, timeoutMs, started, gate);
       if (useSudo && this.opts.sudoMode === 'password' && r.code === 1 && /^sudo: a password is required/m.test(r.stderr)) {
         throw new SudoError(
           `sudo on the NAS accepted the password but asked again for ${argv[0]}: it keeps no credentials (timestamp_timeout = 0?)`,
@@ -225,6 +279,7 @@ export class SshPool {
     opts: ExecOptions,
     timeoutMs: number,
     started: number,
+    gate?: GateOptions,
   ): Promise<ExecResult> {
     const max = opts.maxOutputBytes ?? this.opts.defaultMaxOutputBytes;
     const keep = opts.keep ?? 'head';
@@ -244,6 +299,7 @@ export class SshPool {
 
     return new Promise<ExecResult>((resolve, reject) => {
       let pid: number | undefined;
+      let startedAt = started;
       let exit: { code: number | null; signal: string | undefined } | undefined;
       let failure: Error | undefined;
       let settled = false;
@@ -258,7 +314,7 @@ export class SshPool {
           return reject(this.lostError(conn));
         }
         // Our remote `timeout` exits 124 (or 137 after its -k KILL).
-        if (timeoutMs > 0 && (exit.code === 124 || exit.code === 137) && performance.now() - started >= timeoutMs - 50) {
+        if (timeoutMs > 0 && (exit.code === 124 || exit.code === 137) && performance.now() - startedAt >= timeoutMs - 50) {
           return reject(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`));
         }
         resolve({
@@ -268,7 +324,7 @@ export class SshPool {
           stderr: err.toBuffer().toString('utf8'),
           stdoutTruncated: out.truncated,
           stderrTruncated: err.truncated,
-          durationMs: performance.now() - started,
+          durationMs: performance.now() - startedAt,
         });
       };
       const stop = (e: Error) => {
@@ -279,14 +335,20 @@ export class SshPool {
         // 'close' may never come on a dead connection; do not wait for it.
         setTimeout(finish, 200).unref();
       };
-      // Local bound slightly above the remote `timeout`, which normally fires first.
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(
-              () => stop(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`)),
-              timeoutMs + 2_000,
-            )
-          : undefined;
+      // Local bound slightly above the remote `timeout`, which normally fires first (a prepared command: from its start).
+      let timer: NodeJS.Timeout | undefined;
+      const startTimer = () => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        if (timeoutMs > 0)
+          timer = setTimeout(() => stop(new ExecTimeoutError(`the command ran past its ${timeoutMs} ms limit and was stopped`)), timeoutMs + 2_000);
+      };
+      // A prepared command is bounded too: its preparation by the command's own limit, then its wait for `go`.
+      startTimer();
+      const waitForGo = () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => stop(new ExecAbortedError('the prepared command was not started in time')), ARMED_WAIT_MAX_MS);
+      };
       const onAbort = () => stop(new ExecAbortedError('the command was cancelled and the remote process stopped'));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const offClose = conn.onClose(() => {
@@ -305,8 +367,27 @@ export class SshPool {
             if (pid !== undefined) this.killRemote(pid);
             return;
           }
-          if (opts.stdin !== undefined) channel.write(opts.stdin);
-          channel.end();
+          if (!gate) {
+            if (opts.stdin !== undefined) channel.write(opts.stdin);
+            channel.end();
+            return;
+          }
+          waitForGo();
+          gate.onArmed();
+          void gate.startWhen.then((go) => {
+            if (settled || failure) return;
+            if (!go) {
+              // EOF instead of `go`: the wrapper exits having run nothing.
+              failure = new ExecAbortedError('the prepared command was not started');
+              channel.end();
+              return;
+            }
+            startedAt = performance.now();
+            startTimer();
+            channel.write(`${GATE_OPEN_LINE}\n`);
+            if (opts.stdin !== undefined) channel.write(opts.stdin);
+            channel.end();
+          });
         },
         (e: Error) => {
           if (!failure) failure = e;

@@ -40,6 +40,10 @@ export function newMarkers(): Markers {
 
 /** Exit code of the wrapper when sudo refused the command (before it ran). */
 export const SUDO_DENIED_EXIT = 125;
+/** Exit code of a gated wrapper that was told not to run its command. */
+export const GATE_CLOSED_EXIT = 126;
+/** The line that opens a gated wrapper. */
+export const GATE_OPEN_LINE = 'go';
 
 export interface BuildOptions {
   /** Run argv through sudo (argv is then the full root argv, timeout prefix included). */
@@ -48,9 +52,19 @@ export interface BuildOptions {
   /** Remote-side bound in seconds for user commands (`timeout` from PATH); 0 = none. Root commands carry their own. */
   timeoutSec: number;
   markers: Markers;
+  /**
+   * Prepared, not started: after READY the wrapper waits for the line `go`
+   * on stdin before it runs the command (any other line, or EOF, and it
+   * exits GATE_CLOSED_EXIT having run nothing). The connection and, for a
+   * root command, sudo's password check are done ahead of time; stdin data
+   * follows the `go` line and reaches the command.
+   */
+  gated?: boolean;
 }
 
 const announce = (m: Markers) => `printf '%s %s\\n' ${shellQuote(m.ready)} "$$" >&2`;
+/** `read` takes one line, byte by byte from a pipe (POSIX), so the payload after it stays for the command. */
+const gate = (o: BuildOptions) => (o.gated ? `; IFS= read -r g || exit ${GATE_CLOSED_EXIT}; [ "$g" = ${GATE_OPEN_LINE} ] || exit ${GATE_CLOSED_EXIT}` : '');
 const denied = (m: Markers) => `{ printf '%s\\n' ${shellQuote(m.denied)} >&2; exit ${SUDO_DENIED_EXIT}; }`;
 
 /**
@@ -63,19 +77,22 @@ const denied = (m: Markers) => `{ printf '%s\\n' ${shellQuote(m.denied)} >&2; ex
  * In password mode the command's sudo must be a child of the shell that
  * validated (sudo's cache key), hence the inner shell; `exit $?` keeps the
  * outer shell from exec'ing it in its own place.
+ *
+ * `gated` adds `read` of one line between READY and `exec`: the command runs
+ * only once we send `go` (see BuildOptions.gated).
  */
 export function buildRemoteCommand(argv: readonly string[], opts: BuildOptions): string {
   const m = opts.markers;
   if (!opts.sudo || opts.sudoMode === 'none') {
     const inner = opts.timeoutSec > 0 ? ['timeout', '-k', '2', String(opts.timeoutSec), ...argv] : [...argv];
-    return quoteArgv(['/bin/sh', '-c', `${announce(m)}; exec "$@"`, 'sh', ...inner]);
+    return quoteArgv(['/bin/sh', '-c', `${announce(m)}${gate(opts)}; exec "$@"`, 'sh', ...inner]);
   }
   if (!argv[0]?.startsWith('/')) throw new Error(`a root command needs an absolute program path: ${argv[0] ?? '(none)'}`);
   if (opts.sudoMode === 'nopasswd') {
-    const script = `sudo -n -l -- "$@" >/dev/null || ${denied(m)}; ${announce(m)}; exec sudo -n -- "$@"`;
+    const script = `sudo -n -l -- "$@" >/dev/null || ${denied(m)}; ${announce(m)}${gate(opts)}; exec sudo -n -- "$@"`;
     return quoteArgv(['/bin/sh', '-c', script, 'sh', ...argv]);
   }
-  const inner = `${announce(m)}; exec sudo -n -- "$@"`;
+  const inner = `${announce(m)}${gate(opts)}; exec sudo -n -- "$@"`;
   const script = `sudo -S -p ${shellQuote(m.prompt)} -l -- "$@" >/dev/null || ${denied(m)}; /bin/sh -c ${shellQuote(inner)} sh "$@"; exit $?`;
   return quoteArgv(['/bin/sh', '-c', script, 'sh', ...argv]);
 }

@@ -223,6 +223,12 @@ export class ToolInventory {
   }
 }
 
+/** The app's read coalescer, if its services have one (src/services.ts). */
+function readsOf(services: unknown): { invalidate(): void } | undefined {
+  const r = (services as { reads?: { invalidate?: unknown } } | undefined)?.reads;
+  return r && typeof r.invalidate === 'function' ? (r as { invalidate(): void }) : undefined;
+}
+
 function allowedBy(def: AnyToolDefinition, scopes: readonly string[]): boolean {
   return scopes.includes(def.access === 'write' ? SCOPE_WRITE : SCOPE_READ);
 }
@@ -267,7 +273,16 @@ function buildEntry(def: AnyToolDefinition, set: ToolScopes): Entry {
         'not_applicable',
       );
     }
-    return h(rest, ctx);
+    if (def.access !== 'write') return h(rest, ctx);
+    // Every write drops the app's status snapshot when it begins and when it returns, whether
+    // or not it runs as an operation (release_lock does not): no status after it is older than it.
+    const reads = readsOf(s.services);
+    reads?.invalidate();
+    try {
+      return await h(rest, ctx);
+    } finally {
+      reads?.invalidate();
+    }
   };
   return { def, inputSchema: { ...scopeInputs(set.scopes, scope === 'app-or-all'), ...def.inputSchema }, run };
 }

@@ -23,7 +23,7 @@ import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { healthTool } from './health.js';
 import { runAsJob } from './jobs.js';
 import type { logsTool } from './logs.js';
-import { containerSummarySchema, deploymentRecordSchema, interruptedOperationSchema, lockSchema, retainedVersionSchema } from './schemas.js';
+import { containerSummarySchema, deploymentRecordSchema, freshnessShape, interruptedOperationSchema, lockSchema, retainedVersionSchema } from './schemas.js';
 import type { statusTool } from './status.js';
 import type { Shape, ToolHandler } from './types.js';
 import { fenceUntrusted } from './untrusted.js';
@@ -46,7 +46,7 @@ export const recreateStatusOutputShape = () => ({
   recentDeployments: z.array(deploymentRecordSchema()),
   retainedVersions: z.array(retainedVersionSchema()),
   warnings: z.array(z.string()),
-  checkedAt: z.string(),
+  ...freshnessShape(),
 });
 
 /** The recreate strategy's health answer. */

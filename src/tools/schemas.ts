@@ -76,3 +76,21 @@ export const retainedVersionSchema = () =>
     deploymentId: z.string().nullable(),
     deployedAt: z.string().nullable(),
   });
+
+/**
+ * How fresh a status answer is: every status carries it (src/ops/status.ts).
+ * A factory: fresh zod instances per use.
+ */
+export const freshnessShape = () => ({
+  checkedAt: z.string().describe('When the reads on the NAS ended'),
+  readAt: z.string().describe('When the reads on the NAS began: the state shown is at least this recent'),
+  ageMs: z
+    .number()
+    .describe('How old this answer was when returned (ms since readAt): about 0 for a read made for this call, up to server.statusSnapshotMs from the snapshot'),
+  fromSnapshot: z
+    .boolean()
+    .describe(
+      'Served from the short-lived status snapshot, which every write of this server and every Docker container/image event on the NAS drops; ' +
+        'state files another process writes (its lock, journal, the upstream) can be that old',
+    ),
+});

@@ -3,7 +3,7 @@ import { readStatus, statusText } from '../ops/status.js';
 import { HISTORY_RESOURCE_LIMIT, RESOURCE_URI } from '../resources/index.js';
 import type { Fleet, Services } from '../services.js';
 import { fleetStatusText, readFleetStatus } from '../ops/fleet-status.js';
-import { containerSummarySchema, deploymentRecordSchema, interruptedOperationSchema, lockSchema, retainedVersionSchema } from './schemas.js';
+import { containerSummarySchema, deploymentRecordSchema, freshnessShape, interruptedOperationSchema, lockSchema, retainedVersionSchema } from './schemas.js';
 import { defineTool } from './types.js';
 import { swarmHandlers } from './swarm.js';
 
@@ -30,7 +30,7 @@ export const statusOutputShape = () => ({
     .describe('With deploy.keepPrevious set to minutes: when the previous color is stopped'),
   oauthBackups: z.array(z.string()).describe('Backups of the OAuth keys and DB, newest first (restore_oauth puts one back)'),
   warnings: z.array(z.string()),
-  checkedAt: z.string(),
+  ...freshnessShape(),
 });
 
 /** One app's row in the every-app summary (src/ops/fleet-status.ts). */
@@ -48,6 +48,7 @@ const appRowShape = () =>
     lastOperation: z.string().nullable(),
     warnings: z.array(z.string()),
     error: z.string().nullable().describe('Why this app could not be read (the others still are)'),
+    ageMs: z.number().nullable().describe('How old the row was when returned (ms): up to server.statusSnapshotMs when served from the status snapshot; null for swarm apps and unreadable ones'),
   });
 
 /**
@@ -84,7 +85,9 @@ export const statusTool = defineTool({
     'the deploy lock and who holds it (with its last heartbeat), an interrupted operation if one exists, the last deployments, the OAuth backups and the versions kept for rollback. ' +
     'For an app with the recreate strategy: its one container (`container`), the previous version kept stopped (`previous`) and where its health is probed (`endpoint`) instead of colors. ' +
     'With several targets or apps and neither `target` nor `app` given: one summary line per app of every target. ' +
-    'Read-only and fast; call it before and after any change.',
+    'Read-only and fast: identical calls share one read of the NAS, and a read may be served again for a moment (`fromSnapshot`, `ageMs`; ' +
+    'never after a write made through this server or a Docker event on the NAS; files another process writes, such as its lock, can be up to server.statusSnapshotMs old). ' +
+    'Call it before and after any change.',
   inputSchema: {
     history: z.number().int().min(0).max(50).default(5).describe('How many recent deployments to include (0-50).'),
   },

@@ -78,8 +78,10 @@ export const rollbackTool = defineTool({
   name: 'rollback',
   title: 'Roll back (previous color, or a kept version)',
   description:
-    'Without `to`: switches traffic back to the other color (the previous version). If that container is stopped it is started and health-gated first; ' +
-    'if it is running this takes a few seconds. Verifies through the front and switches back if that fails. Use after a bad deploy. ' +
+    'Without `to`: switches traffic back to the other color (the previous version). If that container is running (it passed its gate and served ' +
+    'before) it gets a quick health check, nginx is switched, and once nginx\'s old workers stop accepting, probes through the front confirm that ' +
+    'it answers (under a second). If it is stopped it is started and health-gated first, then watched through the front for a short window. ' +
+    'Switches back if verification fails. Use after a bad deploy. ' +
     'With `to` (a deployment id, version or image tag; status lists the kept ones under retainedVersions): deploys that kept image to the idle color ' +
     'with the live config, through the same health gate, switch and verification as a deploy (zero downtime, no rebuild). ' +
     'An unknown or pruned version is refused before anything changes, listing what is available. ' +

@@ -143,6 +143,31 @@ describe.skipIf(!sandbox)(`SSH pool on the sandbox NAS${sandbox ? '' : ` (skippe
     expect(r.stdout + r.stderr).not.toContain(secrets.sudoPassword!);
   });
 
+  it('a prepared command runs only when started: sudo checked ahead, stdin reaches it; a cancelled one never runs', async () => {
+    const { config } = sandboxConfig();
+    // As root (the product's own `nginx -t`): prepared, then started; its output is nginx's.
+    const test = pool.arm(rootArgv(config).nginxTest(), { sudo: true, timeoutMs: 30_000 });
+    await test.armed;
+    const r = await test.run();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/test is successful/);
+    // As the SSH user: the payload after the start line reaches the command.
+    const cat = pool.arm(['cat'], { stdin: 'payload\n' });
+    await cat.armed;
+    expect((await cat.run()).stdout).toBe('payload\n');
+    // Cancelled, before or after it was ready: the command never runs.
+    const marker = `/tmp/loop-ops-armed-${process.pid}`;
+    const touch = () => pool.arm(['/bin/sh', '-c', 'touch "$1"', 'sh', marker]);
+    const early = touch();
+    early.cancel();
+    const late = touch();
+    await late.armed;
+    late.cancel();
+    await expect(early.run()).rejects.toThrow(/not started/);
+    await expect(late.run()).rejects.toThrow(/not started/);
+    expect((await pool.exec(['test', '-e', marker])).code).not.toBe(0);
+  });
+
   it('never puts the sudo password on a command line', async () => {
     const { config, secrets } = sandboxConfig();
     const running = admin.run(['/usr/bin/sleep', '1.5'], { sudo: true });

@@ -12,11 +12,14 @@ import { nginxReload, nginxTest, showCommand } from '../commands.js';
 import type { Services } from '../../services.js';
 import { type Color, colorContainerName, LABEL_APP, LABEL_COLOR } from '../../domain/index.js';
 import { waitHealthy } from '../health-gate.js';
-import { switchUpstream } from '../nginx.js';
+import { armNginx, switchUpstream, waitOldWorkersGone, type ArmedNginx, type SwitchResult } from '../nginx.js';
+
+/** How long a confirming verification waits for nginx's old workers to answer what they had accepted. */
+const DRAIN_MAX_MS = 2_000;
 import { LockLostError, type OperationContext } from '../operation.js';
 import { noteStep, type PlanStep } from '../plan.js';
 import type { HealthGate } from '../types.js';
-import { describeProbe, verifyFront } from './shared.js';
+import { confirmFront, describeProbe, verifyFront } from './shared.js';
 
 /** The operation that created a container (recover stops an idle color its interrupted operation started). */
 export const LABEL_OPERATION = 'loop-ops.operation';
@@ -29,7 +32,15 @@ export interface Cutover {
   /** Recreate the idle color from this spec, or use the container that is there (rollback). */
   prepare: { recreate: ContainerSpec } | { existing: true };
   gate: HealthGate;
-  verify: { seconds: number; intervalMs: number };
+  /**
+   * Verification through the front: a window of probes, or (`confirm`) a
+   * confirming probe that `to` answers, used only when the switch saw nginx's
+   * old workers stop accepting (else the window). Confirming suits a color
+   * that passed its gate and served before (rollback to the running color).
+   */
+  verify: { seconds: number; intervalMs: number; confirm?: boolean };
+  /** nginx's test and reload, prepared by the caller when it began (else prepared here, before the health gate). */
+  armed?: ArmedNginx;
   /**
    * The old color after a good switch: kept running (instant rollback),
    * stopped, or recycled: recreated from the new live spec so it runs the
@@ -98,7 +109,12 @@ export function cutoverPlan(svc: Services, c: Cutover): PlanStep[] {
       'switch',
       `upstream ${nginx.upstreamFile} → 127.0.0.1:${app.colorPorts[c.to]} (temp file + rename); ${showCommand(nginxTest(nginx.testCommand, nginx.useSudo))}; ${showCommand(nginxReload(nginx.reloadCommand, nginx.useSudo))}`,
     ),
-    noteStep('verify', `GET ${app.healthPath} through the front (127.0.0.1:${app.frontPort}) for ${c.verify.seconds} s; two failures in a row switch back to ${c.from}`),
+    noteStep(
+      'verify',
+      c.verify.confirm
+        ? `GET ${app.healthPath} through the front (127.0.0.1:${app.frontPort}) until ${c.to} answers twice in a row, once nginx's old workers stopped accepting (else for ${c.verify.seconds} s); two failures in a row switch back to ${c.from}`
+        : `GET ${app.healthPath} through the front (127.0.0.1:${app.frontPort}) for ${c.verify.seconds} s; two failures in a row switch back to ${c.from}`,
+    ),
     noteStep(
       'retire',
       c.retire === 'stopped'
@@ -119,6 +135,7 @@ export async function cutover<P extends string>(op: OperationContext<P | Cutover
   const timings: Record<string, number> = {};
   const t = () => performance.now();
   let switched = false;
+  let armed = c.armed;
 
   try {
     // 1. the idle color
@@ -142,8 +159,9 @@ export async function cutover<P extends string>(op: OperationContext<P | Cutover
     }
     timings.start = t() - t0;
 
-    // 2. health gate
+    // 2. health gate (nginx's test and reload get ready meanwhile: sudo's password check is most of their cost)
     t0 = t();
+    armed ??= armNginx(pool, config);
     await op.phase('health');
     const h = await waitHealthy(pool, { host: '127.0.0.1', port: app.colorPorts[c.to], path: app.healthPath }, c.gate, {
       signal,
@@ -163,10 +181,11 @@ export async function cutover<P extends string>(op: OperationContext<P | Cutover
 
     // 3. switch
     t0 = t();
+    let sw: SwitchResult;
     await op.phase('switch');
     progress(`switching nginx to ${c.to}`);
     try {
-      await switchUpstream(pool, config, c.to, op.id, { signal });
+      sw = await switchUpstream(pool, config, c.to, op.id, { signal, armed });
     } catch (e) {
       throw new CutoverFailed(
         'switch',
@@ -182,7 +201,16 @@ export async function cutover<P extends string>(op: OperationContext<P | Cutover
     // 4. verify through the front
     t0 = t();
     await op.phase('verify');
-    const v = await verifyFront(svc, c.verify.seconds, c.verify.intervalMs, progress, signal);
+    // A confirming probe only when nginx's old workers were seen to stop accepting: from then on every
+    // new connection is served by the new configuration, which names only c.to's port.
+    // Requests the old workers had accepted before they stopped are still answered by c.from; the
+    // confirmation also waits (≤ 2 s) until those workers exited, so that when it is reported done,
+    // nothing is served by the old color any more (long-lived connections may outlast that: said).
+    const confirming = c.verify.confirm && sw.cutoverMs !== undefined;
+    const [v, drained] = confirming
+      ? await Promise.all([confirmFront(svc, c.to, progress, signal), waitOldWorkersGone(pool, sw.nginxBefore, DRAIN_MAX_MS)])
+      : [await verifyFront(svc, c.verify.seconds, c.verify.intervalMs, progress, signal), true];
+    if (confirming && !drained) progress(`nginx's old workers still answer requests they accepted before the switch (long-lived connections?); ${c.from} keeps running`);
     timings.verify = t() - t0;
     if (!v.ok) {
       progress(`verification failed (${describeProbe(v.last)}): switching back to ${c.from}`);
@@ -216,6 +244,7 @@ export async function cutover<P extends string>(op: OperationContext<P | Cutover
     timings.retire = t() - t0;
     return { startedContainer: started, timingsMs: timings };
   } catch (e) {
+    armed?.cancel();
     if (e instanceof CutoverFailed || !switched) throw e;
     // Whoever took our lock over (recover) decides about traffic now.
     if (e instanceof LockLostError || signal.reason instanceof LockLostError) throw e;

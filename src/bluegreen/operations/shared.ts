@@ -94,6 +94,63 @@ export async function verifyFront(
   return { ok: failures === 0, last };
 }
 
+/** Probes of a confirmation: this many 2xx in a row confirm; as many failures in a row refute. */
+export const CONFIRM_PROBES = 2;
+const CONFIRM_MAX_PROBES = 6;
+
+/** The color a health body names (`"color":"blue"` in a JSON body), if it names one of ours. */
+export function bodyColor(body: string): Color | undefined {
+  try {
+    const c = (JSON.parse(body) as { color?: unknown } | null)?.color;
+    return c === 'blue' || c === 'green' ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Confirms through the front that `color` answers, instead of watching a
+ * window. Only sound once nginx's old workers were seen to stop accepting
+ * (SwitchResult.cutoverMs): each probe is a new connection, so a worker of
+ * the new configuration takes it, and that configuration names only
+ * `color`'s port. CONFIRM_PROBES answers 2xx in a row confirm; a body that
+ * names the other color refutes at once; CONFIRM_PROBES failures in a row
+ * (or no confirmation within CONFIRM_MAX_PROBES) refute.
+ */
+export async function confirmFront(
+  svc: Services,
+  color: Color,
+  progress: ProgressFn,
+  signal?: AbortSignal,
+): Promise<{ ok: boolean; last: HttpProbe | undefined; probes: number }> {
+  const app = svc.config.app;
+  let last: HttpProbe | undefined;
+  let good = 0;
+  let bad = 0;
+  for (let n = 1; n <= CONFIRM_MAX_PROBES; n++) {
+    last = await probeFromNas(svc.pool, '127.0.0.1', app.frontPort, app.healthPath, svc.config.deploy.healthTimeoutMs, signal);
+    const named = last.ok ? bodyColor(last.body) : undefined;
+    if (named && named !== color) {
+      progress(`verify through the front: answered by ${named}, not ${color}`);
+      return { ok: false, last: { ...last, ok: false, status: undefined, error: `the front answered from ${named}, not ${color} (HTTP ${last.status})` }, probes: n };
+    }
+    if (last.ok) {
+      good++;
+      bad = 0;
+    } else {
+      bad++;
+      good = 0;
+    }
+    if (good >= CONFIRM_PROBES) {
+      progress(`verify through the front: ${color} answers (${describeProbe(last)}${named ? `, color ${named}` : ''})`);
+      return { ok: true, last, probes: n };
+    }
+    if (bad >= CONFIRM_PROBES) return { ok: false, last, probes: n };
+    if (signal?.aborted) break;
+  }
+  return { ok: false, last, probes: CONFIRM_MAX_PROBES };
+}
+
 /** Runs one built command; `check` turns a non-zero exit into an error. */
 export async function runCommand(svc: Services, c: RemoteCommand, opts: { signal?: AbortSignal; check?: boolean } = {}): Promise<ExecResult> {
   const o = { sudo: c.sudo, timeoutMs: c.timeoutMs, signal: opts.signal };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeProbe, probeVerdict, waitHealthy } from '../../../src/bluegreen/health-gate.js';
-import { NGINX_OUTPUT_MAX, NGINX_PROCS_ARGV, oldWorkersRetired, parseNginxProcs, trimNginxOutput } from '../../../src/bluegreen/nginx.js';
+import { NGINX_OUTPUT_MAX, NGINX_PROCS_ARGV, oldWorkersGone, oldWorkersRetired, parseNginxProcs, trimNginxOutput } from '../../../src/bluegreen/nginx.js';
 import type { HttpProbe } from '../../../src/ssh/nas-http.js';
 import type { SshPool } from '../../../src/ssh/pool.js';
 
@@ -54,5 +54,14 @@ describe('nginx cut-over detection', () => {
     expect(oldWorkersRetired(before, ps([master, '101 100 nginx: worker process is shutting down', '102 100 nginx: worker process', '500 400 nginx: worker process']))).toBe(true);
     // Old one gone: done.
     expect(oldWorkersRetired(before, ps([master, '102 100 nginx: worker process', '500 400 nginx: worker process']))).toBe(true);
+  });
+  it('then for the old workers of that master to exit (every request they had accepted answered)', () => {
+    const before = ps([master, '101 100 nginx: worker process', '500 400 nginx: worker process']);
+    expect(oldWorkersGone(before, before)).toBeUndefined();
+    // Shutting down still answers what it had accepted: not gone.
+    expect(oldWorkersGone(before, ps([master, '101 100 nginx: worker process is shutting down', '102 100 nginx: worker process', '500 400 nginx: worker process']))).toBe(false);
+    // Exited (the unrelated master 400's worker does not matter); a zombie's empty title counts as exited.
+    expect(oldWorkersGone(before, ps([master, '102 100 nginx: worker process', '500 400 nginx: worker process']))).toBe(true);
+    expect(oldWorkersGone(before, [...ps([master, '102 100 nginx: worker process']), { pid: 101, ppid: 100, title: '' }])).toBe(true);
   });
 });

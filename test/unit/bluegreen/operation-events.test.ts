@@ -19,6 +19,7 @@ function fakeNas() {
   return {
     exec: async () => ok,
     run: async () => ok,
+    sharedSftp: async () => sftp,
     withSftp: async <T>(fn: (s: typeof sftp) => Promise<T>) => fn(sftp),
   };
 }

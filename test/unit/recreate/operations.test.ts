@@ -19,7 +19,7 @@ const ok = (stdout = '') => ({ code: 0, signal: undefined, stdout, stderr: '', s
 function fakeNas() {
   const sftp = { writeFile: (_p: string, _c: unknown, _o: unknown, cb: (e?: Error) => void) => cb(), ext_openssh_rename: (_a: string, _b: string, cb: (e?: Error) => void) => cb(), unlink: (_p: string, cb: (e?: Error) => void) => cb() };
   const answer = async (argv: string[]) => (argv.includes('rev-parse') ? ok('4f2a9c1d0e5b6a7c8d9e0f1a2b3c4d5e6f708192\n') : argv[0] === 'cat' ? ok('1.2.0\n') : ok());
-  return { exec: answer, run: answer, withSftp: async <T>(fn: (s: typeof sftp) => Promise<T>) => fn(sftp) };
+  return { exec: answer, run: answer, sharedSftp: async () => sftp, withSftp: async <T>(fn: (s: typeof sftp) => Promise<T>) => fn(sftp) };
 }
 
 function setup(healthOf: (image: string) => 'healthy' | 'unhealthy' | 'none' = () => 'healthy') {

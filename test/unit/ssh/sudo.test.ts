@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildRemoteCommand, newMarkers, SUDO_DENIED_EXIT, type SudoMode } from '../../../src/ssh/sudo.js';
+import { buildRemoteCommand, GATE_CLOSED_EXIT, newMarkers, SUDO_DENIED_EXIT, type SudoMode } from '../../../src/ssh/sudo.js';
 
 const markers = { prompt: '[loop-ops:sudo:abc]', ready: '[loop-ops:ready:abc]', denied: '[loop-ops:denied:abc]' };
 const dir = mkdtempSync(join(tmpdir(), 'fake-sudo-'));
@@ -48,10 +48,10 @@ interface Call {
   args: string[];
 }
 
-function runWithFakeSudo(argv: string[], mode: SudoMode, input: string, deny = false) {
+function runWithFakeSudo(argv: string[], mode: SudoMode, input: string, deny = false, gated = false) {
   const log = join(dir, `log-${Math.random().toString(36).slice(2)}`);
   writeFileSync(log, '');
-  const cmd = buildRemoteCommand(argv, { sudo: true, sudoMode: mode, timeoutSec: 0, markers });
+  const cmd = buildRemoteCommand(argv, { sudo: true, sudoMode: mode, timeoutSec: 0, markers, gated });
   let status = 0;
   let out = '';
   try {
@@ -146,6 +146,56 @@ describe('buildRemoteCommand', () => {
     const out = execFileSync('/bin/sh', ['-c', `${cmd} 2>&1`], { encoding: 'utf8' });
     expect(out).toMatch(/^\[loop-ops:ready:abc\] \d+\n/);
     expect(JSON.parse(out.split('\n')[1]!)).toEqual(["a'b", '$(id)']);
+  });
+
+  describe('prepared (gated): sudo checks now, the command runs on `go`', () => {
+    it('password mode: the same two sudo calls, the run only after the `go` line; the payload after it reaches the command', () => {
+      const { status, out, calls } = runWithFakeSudo(rootArgv, 'password', 'pw\ngo\npayload bytes', false, true);
+      expect(status).toBe(0);
+      expect(calls.map((c) => c.args.slice(0, c.args.indexOf('--') + 1))).toEqual([
+        ['-S', '-p', markers.prompt, '-l', '--'],
+        ['-n', '--'],
+      ]);
+      for (const c of calls) expect(c.args.slice(c.args.indexOf('--') + 1)).toEqual(rootArgv);
+      expect(calls[1]!.ppid).toBe(calls[0]!.ppid);
+      const lines = out.split('\n');
+      expect(lines[0]).toBe(`${markers.prompt}${markers.ready} ${calls[1]!.pid}`);
+      expect(lines[1]).toBe(['RAN', ...rootArgv].join('\x1f'));
+      expect(lines.slice(2).join('\n')).toBe('payload bytes'); // neither the password nor `go`
+    });
+
+    it('EOF or any other line instead of `go`: sudo checked, nothing runs', () => {
+      for (const input of ['pw\n', 'pw\nno\n', 'pw\ngo now\n', 'pw\n\n']) {
+        const { status, out, calls } = runWithFakeSudo(rootArgv, 'password', input, false, true);
+        expect(status, JSON.stringify(input)).toBe(GATE_CLOSED_EXIT);
+        expect(out).toContain(markers.ready);
+        expect(out).not.toContain('RAN');
+        expect(calls).toHaveLength(1); // only the check
+      }
+    });
+
+    it('nopasswd mode, and a command sudoers refuses: DENIED before the gate, nothing runs', () => {
+      const ok = runWithFakeSudo(rootArgv, 'nopasswd', 'go\n', false, true);
+      expect(ok.status).toBe(0);
+      expect(ok.calls.map((c) => c.args.slice(0, c.args.indexOf('--')))).toEqual([['-n', '-l'], ['-n']]);
+      const denied = runWithFakeSudo(rootArgv, 'password', 'pw\ngo\n', true, true);
+      expect(denied.status).toBe(SUDO_DENIED_EXIT);
+      expect(denied.out).not.toContain(markers.ready);
+      expect(denied.calls).toHaveLength(1);
+    });
+
+    it('a user command waits for `go` too', () => {
+      const argv = ['node', '-e', 'process.stdout.write("ran:" + require("fs").readFileSync(0, "utf8"))'];
+      const cmd = buildRemoteCommand(argv, { sudo: false, sudoMode: 'none', timeoutSec: 5, markers, gated: true });
+      expect(execFileSync('/bin/sh', ['-c', `${cmd} 2>/dev/null`], { encoding: 'utf8', input: 'go\nrest' })).toBe('ran:rest');
+      let status = 0;
+      try {
+        execFileSync('/bin/sh', ['-c', `${cmd} 2>/dev/null`], { encoding: 'utf8', input: '' });
+      } catch (e) {
+        status = (e as { status: number }).status;
+      }
+      expect(status).toBe(GATE_CLOSED_EXIT);
+    });
   });
 
   it('makes fresh random markers', () => {

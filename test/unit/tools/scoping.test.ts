@@ -69,3 +69,45 @@ describe('tools per target and app', () => {
     expect((await one.runnerOf('whoami')!({}, ctx)).structured.id).toBe('prod/loop-api');
   });
 });
+
+describe('a write tool and the app status snapshot', () => {
+  it("drops the app's kept status when the write begins and when it returns (or fails), and no other app's", async () => {
+    const { ReadCoalescer } = await import('../../../src/ops/coalesce.js');
+    const mk = () => new ReadCoalescer({ ttlMs: 60_000 });
+    const apps = [
+      { target: 'prod', app: 'loop-api', strategy: 'blue-green', services: { id: 'prod/loop-api', reads: mk() } },
+      { target: 'prod', app: 'loop-auth', strategy: 'blue-green', services: { id: 'prod/loop-auth', reads: mk() } },
+    ];
+    type S = (typeof apps)[number]['services'];
+    let n = 0;
+    const status = (s: S) => s.reads.run('status:5', async () => `read ${++n}`);
+    const keptDuringWrite: number[] = [];
+    const write = defineTool({
+      ...whoami,
+      name: 'poke',
+      description: 'A write tool for this test: records whether a status was still kept while it ran.',
+      access: 'write',
+      scope: 'app',
+      fleetHandler: undefined,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+      handler: (s: S) => async (args) => {
+        keptDuringWrite.push(s.reads.keptCount);
+        await status(s); // a status while the write runs is read afresh, and may be kept…
+        if (args.note === 'fail') throw new Error('the write failed');
+        return { structured: { id: s.id, args }, text: '' };
+      },
+    });
+    const inv = ToolInventory.create([write], { scopes: apps, fleet: { scopes: apps } }, { readOnly: false });
+    const [api, auth] = [apps[0]!.services, apps[1]!.services];
+    await status(api);
+    await status(auth);
+    expect([api.reads.keptCount, auth.reads.keptCount]).toEqual([1, 1]);
+    await inv.runnerOf('poke')!({ app: 'loop-api' }, ctx);
+    expect(keptDuringWrite).toEqual([0]);
+    expect(api.reads.keptCount).toBe(0); // …but not past the write's end
+    expect(auth.reads.keptCount).toBe(1);
+    await status(api);
+    await expect(inv.runnerOf('poke')!({ app: 'loop-api', note: 'fail' }, ctx)).rejects.toThrow('the write failed');
+    expect(api.reads.keptCount).toBe(0);
+  });
+});

@@ -8,6 +8,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config.js';
+import { ReadCoalescer } from '../../../src/ops/coalesce.js';
 import type { Services } from '../../../src/services.js';
 import { createCore, createMcpServer } from '../../../src/server.js';
 import { allPrompts, allResources } from '../../../src/resources/index.js';
@@ -38,7 +39,7 @@ async function connect(readOnly = false) {
     sudo: { mode: 'none' },
     server: { readOnly },
   });
-  const services: Services = { target: 'default', config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: tripwire(touched, 'reads') };
+  const services: Services = { target: 'default', config, pool: tripwire(touched, 'pool'), docker: tripwire(touched, 'docker'), log: memoryLogger().log, jobs: tripwire(touched, 'jobs'), reads: new ReadCoalescer() }; // invalidating reads touches nothing; a read through it reaches the pool's tripwire
   const base = testDeps({ config });
   const deps = { ...base, tools: allTools, resources: allResources, prompts: allPrompts, services };
   const server = createMcpServer(createCore(deps), 'stdio');
