@@ -9,7 +9,7 @@
  * With arguments it is plain `vitest run <args>` (one process, lanes in turn).
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,12 +28,15 @@ function run(label, extra) {
   });
 }
 
+// The lanes' global setups check the sandbox once for the whole run and leave this mark when it
+// is up (test/global-setup.ts).
+const runId = `${process.pid}-${Date.now()}`;
+const mark = join(tmpdir(), `loop-ops-sandbox-ready-${runId}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 async function main() {
   if (args.length > 0) return (await run('', args)).code;
-  // The lanes' global setups check the sandbox once for the whole run (test/global-setup.ts).
-  const runId = `${process.pid}-${Date.now()}`;
   process.env.LOOP_SANDBOX_RUN_ID = runId;
-  const mark = join(tmpdir(), `loop-ops-sandbox-ready-${runId}`);
   try {
     return await lanes();
   } finally {
@@ -45,13 +48,16 @@ async function lanes() {
   const results = [];
   const t0 = Date.now();
   // The unit tests need no sandbox: they run beside the lanes (most of a lane's time is spent
-  // waiting on its NAS: builds, health gates, resets).
-  results.push(
-    ...(await Promise.all([
-      run('unit', ['--project', 'unit']),
-      ...['prod', 'staging', 'swarm', 'apart'].map((l) => run(l, ['--project', `sandbox-${l}`])),
-    ])),
-  );
+  // waiting on its NAS: builds, health gates, resets), but only once the sandbox is up: on a cold
+  // machine, daemons starting while two cores run the unit tests can miss their start-up timeouts.
+  const sandboxLanes = ['prod', 'staging', 'swarm', 'apart'].map((l) => run(l, ['--project', `sandbox-${l}`]));
+  let aLaneEnded = false; // e.g. no sandbox here: the lanes skip, and nothing will leave the mark
+  void Promise.race(sandboxLanes).then(() => (aLaneEnded = true));
+  const unit = (async () => {
+    while (!existsSync(mark) && !aLaneEnded) await sleep(500);
+    return run('unit', ['--project', 'unit']);
+  })();
+  results.push(...(await Promise.all([unit, ...sandboxLanes])));
   results.push(await run('fleet', ['--project', 'sandbox-fleet']));
   console.log(`\nlanes: ${results.map((r) => `${r.label} ${r.code === 0 ? 'passed' : `FAILED (exit ${r.code})`} in ${r.seconds} s`).join('; ')}`);
   console.log(`total: ${Math.round((Date.now() - t0) / 1000)} s`);

@@ -54,7 +54,9 @@ function ensureUp(): number {
       'bash',
       '-c',
       '[ -n "$1" ] && [ -e "$1" ] && exit 0; ' +
-        'if ! bash "$0" status >/dev/null 2>&1; then echo "[global-setup] sandbox NAS is not (fully) up: running scripts/sandbox.sh up"; bash "$0" up || exit; fi; ' +
+        'if ! bash "$0" status >/dev/null 2>&1; then echo "[global-setup] sandbox NAS is not (fully) up: running scripts/sandbox.sh up"; ' +
+        // Once more on failure: a daemon that timed out on a busy machine starts the second time.
+        'bash "$0" up || { echo "[global-setup] sandbox.sh up failed; once more"; sleep 2; bash "$0" up; } || exit; fi; ' +
         '[ -z "$1" ] || touch "$1"',
       script,
       mark,
