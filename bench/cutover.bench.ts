@@ -18,7 +18,7 @@ import { startSandboxServer, TEST_TOKEN } from '../test/helpers/server.js';
 import { readUpstream, switchUpstream } from '../src/bluegreen/nginx.js';
 import { writeFileAtomic, readSmallFiles } from '../src/ssh/files.js';
 import { probeFromNas } from '../src/ssh/nas-http.js';
-import { stats, type Stats } from './stats.js';
+import { stats, timed, type Stats } from './stats.js';
 import { Tracer, waterfall, type Span } from './trace.js';
 
 Error.stackTraceLimit = 60;
@@ -27,16 +27,6 @@ const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 6);
 
 const sandbox = (...args: string[]) => execFileSync('bash', ['scripts/sandbox.sh', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-async function timed(n: number, fn: () => Promise<unknown>, warmup = 2): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return stats(out);
-}
 
 const f = (n: number) => n.toFixed(1);
 

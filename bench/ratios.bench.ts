@@ -18,7 +18,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startSandboxServer, TEST_TOKEN } from '../test/helpers/server.js';
-import { stats, type Stats } from './stats.js';
+import { stats, timed, type Stats } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const ROLLBACKS = Number(process.env.BENCH_ROLLBACKS ?? 6);
@@ -30,16 +30,6 @@ const STATUS_BEFORE = process.env.BENCH_STATUS_BEFORE !== '0';
 
 const sandbox = (...args: string[]) => execFileSync('bash', ['scripts/sandbox.sh', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-async function timed(n: number, fn: () => Promise<unknown>, warmup = 3): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return stats(out);
-}
 
 /** 10 sessions × 20 calls, all at once: the latency of each call. */
 async function burst(sessions: Client[], fn: (c: Client) => Promise<unknown>): Promise<Stats> {

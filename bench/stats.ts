@@ -18,6 +18,18 @@ export function stats(samples: number[]): Stats {
   return { n: s.length, median: quantile(s, 0.5), p95: quantile(s, 0.95), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
 
+/** `n` timed calls of `fn` after `warmup` untimed ones, one after the other. */
+export async function timed(n: number, fn: () => Promise<unknown> | unknown, warmup = 3): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return stats(out);
+}
+
 /** A Markdown table: one row per way, with its speed-up against the baseline median. */
 export function table(rows: Array<[string, Stats]>, baselineMedian: number, baselineName: string): string {
   const out = [`| way | n | median ms | p95 ms | × faster than ${baselineName} |`, '|---|---:|---:|---:|---:|'];

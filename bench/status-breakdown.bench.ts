@@ -25,21 +25,11 @@ import { readSmallFiles, remoteExists } from '../src/ssh/files.js';
 import { listBackups } from '../src/bluegreen/operations/oauth-files.js';
 import { getStatus, statusText } from '../src/ops/status.js';
 import { statusTool } from '../src/tools/status.js';
-import { stats, type Stats } from './stats.js';
+import { timed, type Stats } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const noSnapshot = process.env.LOOP_OPS_BENCH_NO_SNAPSHOT === '1';
 
-async function timed(n: number, fn: () => Promise<unknown> | unknown, warmup = 5): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return stats(out);
-}
 
 async function main() {
   const server = await startSandboxServer((c) => {
