@@ -169,6 +169,15 @@ const isAcceptingWorker = (p: NginxProc) => /^nginx: worker process$/.test(p.tit
  * reloaded master(s) stopped accepting (exited, or "is shutting down").
  */
 export function oldWorkersRetired(before: NginxProc[], now: NginxProc[]): boolean | undefined {
+  return everyOldWorker(before, now, (cur) => !isAcceptingWorker(cur));
+}
+
+/**
+ * undefined while no master shows a worker it did not have before (not
+ * reloaded yet); else whether `done` holds for every old accepting worker of
+ * the reloaded master(s) still there (one gone, or adopted elsewhere, is done).
+ */
+function everyOldWorker(before: NginxProc[], now: NginxProc[], done: (cur: NginxProc) => boolean): boolean | undefined {
   const beforePids = new Set(before.map((p) => p.pid));
   // A master that has a worker it did not have before was reloaded.
   const reloaded = new Set(now.filter((p) => p.title.startsWith('nginx: worker process') && !beforePids.has(p.pid)).map((p) => p.ppid));
@@ -178,7 +187,7 @@ export function oldWorkersRetired(before: NginxProc[], now: NginxProc[]): boolea
     .filter((p) => isAcceptingWorker(p) && reloaded.has(p.ppid))
     .every((p) => {
       const cur = nowByPid.get(p.pid);
-      return !cur || cur.ppid !== p.ppid || !isAcceptingWorker(cur);
+      return !cur || cur.ppid !== p.ppid || done(cur);
     });
 }
 
@@ -204,16 +213,7 @@ const PROC_READ_MAX = 512;
  * the reload has not visibly happened.
  */
 export function oldWorkersGone(before: NginxProc[], now: NginxProc[]): boolean | undefined {
-  const beforePids = new Set(before.map((p) => p.pid));
-  const reloaded = new Set(now.filter((p) => p.title.startsWith('nginx: worker process') && !beforePids.has(p.pid)).map((p) => p.ppid));
-  if (reloaded.size === 0) return undefined;
-  const nowByPid = new Map(now.map((p) => [p.pid, p]));
-  return before
-    .filter((p) => isAcceptingWorker(p) && reloaded.has(p.ppid))
-    .every((p) => {
-      const cur = nowByPid.get(p.pid);
-      return !cur || cur.ppid !== p.ppid || cur.title === '';
-    });
+  return everyOldWorker(before, now, (cur) => cur.title === '');
 }
 
 /**
