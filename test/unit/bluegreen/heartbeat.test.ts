@@ -55,11 +55,16 @@ function heartbeatOn(store: ReturnType<typeof fakeStore>, text: string) {
   return { hb, events };
 }
 
+/** A lock holding our first details, and a heartbeat that wrote them. */
+function freshLock() {
+  const first = serializeLockDetails(details);
+  const store = fakeStore(first);
+  return { first, store, ...heartbeatOn(store, first) };
+}
+
 describe('heartbeat', () => {
   it('refreshes heartbeatAt by compare-and-swap against what it wrote last, and stamps the journal', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     await hb.beat();
     await hb.beat();
     expect(events.stamps).toEqual(['2026-12-06T03:00:05.000Z', '2026-12-06T03:00:10.000Z']);
@@ -69,9 +74,7 @@ describe('heartbeat', () => {
   });
 
   it('a lock that changed hands (recover took it over) is lost: onLost once, no more swaps', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     await hb.beat();
     store.text = serializeLockDetails({ ...details, holder: 'recoverer' });
     await hb.beat();
@@ -83,18 +86,14 @@ describe('heartbeat', () => {
   });
 
   it('a removed lock is lost too', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     store.text = undefined;
     await hb.beat();
     expect(events.lost).toEqual(['removed']);
   });
 
   it('a transient failure is reported and the next beat goes on from the same text', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     store.failNext = 1;
     await hb.beat();
     expect(events.errors).toEqual(['ssh: connection reset']);
@@ -105,9 +104,7 @@ describe('heartbeat', () => {
   });
 
   it('a swap that landed but whose answer was lost: the next beat adopts it instead of calling the lock lost', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     store.landThenFail = 1;
     await hb.beat();
     expect(events.errors).toEqual(['ssh: channel closed before the exit status']);
@@ -122,9 +119,7 @@ describe('heartbeat', () => {
   });
 
   it('a lock taken over after a lost answer is still lost: no unsure text matches another holder', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     store.landThenFail = 1;
     await hb.beat();
     store.text = serializeLockDetails({ ...details, holder: 'recoverer' });
@@ -133,9 +128,7 @@ describe('heartbeat', () => {
   });
 
   it('beats on its interval until stopped', async () => {
-    const first = serializeLockDetails(details);
-    const store = fakeStore(first);
-    const { hb, events } = heartbeatOn(store, first);
+    const { first, store, hb, events } = freshLock();
     hb.start(20);
     await new Promise((r) => setTimeout(r, 200));
     await hb.stop();
