@@ -51,7 +51,7 @@ export default defineConfig({
     testTimeout: 60_000,
     // The first run installs packages and builds images: allow a cold start.
     hookTimeout: 600_000,
-    reporters: ['verbose'],
+    reporters: ['default'],
     projects: [
       {
         // Unit tests share nothing: their files run in parallel, first (group 0), so they

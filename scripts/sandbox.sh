@@ -649,8 +649,7 @@ reset_repo() {
 ensure_base_image() {
   local bbver
   bbver=$(dpkg-query -W -f='${Version}' busybox-static)
-  if image_exists "$BASE_IMAGE" && [[ $(image_label "$BASE_IMAGE" loop-sandbox.busybox) == "$bbver" ]] \
-    && [[ $(image_label "$BASE_IMAGE" loop-sandbox.applets) == hardlinks ]]; then
+  if image_exists "$BASE_IMAGE" && [[ $(image_label "$BASE_IMAGE" loop-sandbox.busybox) == "$bbver" ]]; then
     say "image $BASE_IMAGE: ok"
     return
   fi
@@ -660,17 +659,14 @@ ensure_base_image() {
   install -d "$rootfs"/{bin,etc,dev,proc,sys,root,app,vault,www} "$rootfs/usr/bin"
   install -d -m 1777 "$rootfs/tmp"
   cp /bin/busybox "$rootfs/bin/busybox"
-  # The applets are hard links, not symlinks: the vfs storage driver copies the whole rootfs for
-  # every container and build step, and each symlink is a new inode (ext4's inode allocator was
-  # the largest single cost of the sandbox's dockerd in a profiled test run); a hard link is not.
   for a in $(/bin/busybox --list); do
-    [[ $a == busybox || -e $rootfs/bin/$a ]] || ln "$rootfs/bin/busybox" "$rootfs/bin/$a"
+    [[ $a == busybox || -e $rootfs/bin/$a ]] || ln -s busybox "$rootfs/bin/$a"
   done
   ln -s /bin/busybox "$rootfs/usr/bin/env"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
   tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf - . \
-    | dk import -c 'CMD ["/bin/sh"]' -c "LABEL loop-sandbox.busybox=\"$bbver\" loop-sandbox.applets=hardlinks" \
+    | dk import -c 'CMD ["/bin/sh"]' -c "LABEL loop-sandbox.busybox=\"$bbver\"" \
         -m "loop-sandbox base from Debian busybox-static $bbver" - "$BASE_IMAGE" >/dev/null
   say "image $BASE_IMAGE: imported from busybox-static $bbver ($(du -sh "$rootfs" | cut -f1))"
 }

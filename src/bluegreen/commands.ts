@@ -93,7 +93,7 @@ export const listDir = (p: RootPrograms, dir: string, sudo = false) => cmd([sudo
 // ---------------------------------------------------------------- the lock (the SSH user's own state dir: no root)
 
 /** Exit codes of the lock scripts. */
-export const LOCK_EXIT = { stateDir: 2, held: 3, free: 3, notOurs: 4, busy: 5 } as const;
+export const LOCK_EXIT = { stateDir: 2, held: 3, free: 3, notOurs: 4 } as const;
 
 /** `mkdir -p <stateDir>` (exit 2 if impossible), then the atomic `mkdir <stateDir>/lock` (exit 3 if it exists). */
 export function mkdirLock(stateDir: string): RemoteCommand {
@@ -139,15 +139,10 @@ export function removeLockIf(stateDir: string, expected: string, nonce: string):
 }
 
 /**
- * Compare-and-swap of lock/details.json: replaces it with `next` only if it
- * still holds exactly `expected`. The heartbeat (a holder refreshing its own
- * lock) and recover's take-over of a stale lock are both this, and may run at
- * the same instant: the compare is made on the file this call has claimed by
- * renaming it (a rename succeeds for one caller only), so two swaps can never
- * both pass it and the later overwrite the earlier. Exit 3: no lock; 4:
- * someone else's now; 5: another swap holds the details this instant (try
- * again). A lock without details (its taker between mkdir and write) is
- * matched by an empty `expected` only.
+ * Compare-and-swap of lock/details.json: replaces it with `next` (temp file +
+ * rename) only if it still holds exactly `expected`. The heartbeat (a holder
+ * refreshing its own lock) and recover's take-over of a stale lock are both
+ * this. Exit 3: no lock; 4: someone else's now.
  */
 export function replaceLockDetailsIf(stateDir: string, expected: string, next: string): RemoteCommand {
   const dir = assertStateDir(stateDir);
@@ -156,21 +151,9 @@ export function replaceLockDetailsIf(stateDir: string, expected: string, next: s
     '-c',
     [
       `[ -d "$1" ] || exit ${LOCK_EXIT.free}`,
-      // A claim is held for a few ms (the lock dir's mtime is its time): one older than two
-      // minutes is a swap that died half-way; its file is put back first.
-      `for f in "$2".cas-*; do`,
-      `  [ -e "$f" ] && [ ! -e "$2" ] && [ $(( $(date +%s) - $(stat -c %Y -- "$1") )) -gt 120 ] && mv -- "$f" "$2"`,
-      `done`,
-      `c="$2.cas-$$"; t="$2.beat-$$"`,
-      `if mv -- "$2" "$c" 2>/dev/null; then`,
-      `  if [ "$(cat -- "$c")" != "$3" ]; then mv -- "$c" "$2"; exit ${LOCK_EXIT.notOurs}; fi`,
-      `else`,
-      `  [ -d "$1" ] || exit ${LOCK_EXIT.free}`,
-      `  for f in "$2".cas-*; do [ -e "$f" ] && exit ${LOCK_EXIT.busy}; done`,
-      `  [ -z "$3" ] || exit ${LOCK_EXIT.notOurs}`,
-      `fi`,
-      `if printf '%s\n' "$4" > "$t" && mv -f -- "$t" "$2"; then rm -f -- "$c"; exit 0; fi`,
-      `rm -f -- "$t"; [ -e "$c" ] && mv -- "$c" "$2"; exit 1`,
+      `[ "$(cat -- "$2" 2>/dev/null)" = "$3" ] || exit ${LOCK_EXIT.notOurs}`,
+      `t="$2.beat-$$"`,
+      `printf '%s\\n' "$4" > "$t" && mv -f -- "$t" "$2" || { rm -f -- "$t"; exit 1; }`,
     ].join('\n'),
     'sh',
     lockDir(dir),

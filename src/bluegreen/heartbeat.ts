@@ -7,20 +7,10 @@
  * next beat; if it lasts longer than the stale limit, a recover elsewhere
  * may take over, and the next successful read tells us so.
  *
- * A swap that failed may still have landed (its answer lost, or cut off by
- * its timeout on a busy NAS): the NAS then holds the text we meant to write,
- * not the one we remember. Such texts are kept as "unsure"; a later beat or
- * the release that finds the lock "not ours" tries them before giving up,
- * so a lost answer can neither make us drop our own operation nor leave our
- * lock behind until it goes stale.
- *
  * I/O is injected (swap, stamp), so the logic is tested with fakes.
  */
-import { serializeLockDetails, type LockDetails } from '../domain/index.js';
+import type { LockDetails } from '../domain/index.js';
 import type { SwapOutcome } from './lock.js';
-
-/** Failed beats remembered (a NAS unreachable for longer loses the lock to staleness anyway). */
-const MAX_UNSURE = 8;
 
 export interface HeartbeatIo {
   /** Compare-and-swap of the lock details: `expected` text → `next`. */
@@ -38,8 +28,6 @@ export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private lostHow: 'removed' | 'taken' | undefined;
-  /** Texts of swaps whose outcome is unknown (they threw), newest first. */
-  private unsure: string[] = [];
 
   constructor(
     private details: LockDetails,
@@ -51,15 +39,6 @@ export class Heartbeat {
   /** The details text we wrote last: the proof of ownership for the release. */
   get lockText(): string {
     return this.text;
-  }
-
-  /**
-   * Every text the lock may hold while it is still ours: what we wrote last,
-   * then those of failed swaps that may have landed (newest first). The
-   * release tries them in this order.
-   */
-  get ownTexts(): string[] {
-    return [this.text, ...this.unsure];
   }
 
   get lost(): 'removed' | 'taken' | undefined {
@@ -91,14 +70,7 @@ export class Heartbeat {
     let s: { outcome: SwapOutcome; text: string };
     try {
       s = await this.io.swap(this.text, next);
-      // Not what we remember: perhaps what a failed swap wrote after all.
-      for (const u of s.outcome === 'not_ours' ? this.unsure : []) {
-        s = await this.io.swap(u, next);
-        if (s.outcome !== 'not_ours') break;
-      }
     } catch (err) {
-      this.unsure.unshift(serializeLockDetails(next));
-      this.unsure.length = Math.min(this.unsure.length, MAX_UNSURE);
       this.io.onError(err as Error);
       return;
     }
@@ -108,8 +80,6 @@ export class Heartbeat {
       this.io.onLost(this.lostHow);
       return;
     }
-    // The NAS holds exactly `s.text` now: no earlier attempt can be there any more.
-    this.unsure = [];
     this.details = next;
     this.text = s.text;
     await this.io.stamp(at).catch((err: Error) => this.io.onError(err));

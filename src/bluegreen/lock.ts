@@ -134,7 +134,6 @@ export async function swapLockDetails(
   if (r.code === 0) return { outcome: 'swapped', text };
   if (r.code === LOCK_EXIT.free) return { outcome: 'free', text };
   if (r.code === LOCK_EXIT.notOurs) return { outcome: 'not_ours', text };
-  if (r.code === LOCK_EXIT.busy) throw new Error('the deploy lock details are being changed by another caller this instant: try again');
   throw new Error(`cannot update the deploy lock: ${r.stderr.trim().slice(0, 300) || `exit ${r.code ?? r.signal}`}`);
 }
 
@@ -144,37 +143,8 @@ export async function swapLockDetails(
  * this call removed it; false if it was free or changed hands.
  */
 export async function releaseLockIf(pool: SshPool, stateDir: string, expected: string): Promise<boolean> {
-  return (await removeLockIfReads(pool, stateDir, expected)) === 'released';
-}
-
-async function removeLockIfReads(pool: SshPool, stateDir: string, expected: string): Promise<'released' | 'free' | 'not_ours'> {
   const r = await exec(pool, removeLockIf(stateDir, expected, randomBytes(6).toString('hex')));
-  if (r.code === 0) return 'released';
-  if (r.code === LOCK_EXIT.free) return 'free';
-  if (r.code === LOCK_EXIT.notOurs) return 'not_ours';
+  if (r.code === 0) return true;
+  if (r.code === LOCK_EXIT.free || r.code === LOCK_EXIT.notOurs) return false;
   throw new Error(`cannot remove the deploy lock ${lockDir(assertStateDir(stateDir))}: ${r.stderr.trim().slice(0, 300) || `exit ${r.code ?? r.signal}`}`);
-}
-
-/**
- * The running operation's own release: compare-and-delete against each text
- * the lock may hold while it is ours (Heartbeat.ownTexts: the last one
- * written, then those of beats whose answer was lost). A failed attempt is
- * tried once more (a compare-and-delete is safe to repeat: if the first one
- * landed, the second finds the lock free). 'free': nothing to release (it
- * was, or a repeated attempt found our own release done).
- */
-export async function releaseOwnLock(pool: SshPool, stateDir: string, ownTexts: string[], retryAfterMs = 250): Promise<'released' | 'free' | 'not_ours'> {
-  const attempt = async () => {
-    for (const text of ownTexts) {
-      const outcome = await removeLockIfReads(pool, stateDir, text);
-      if (outcome !== 'not_ours') return outcome;
-    }
-    return 'not_ours' as const;
-  };
-  try {
-    return await attempt();
-  } catch {
-    await sleep(retryAfterMs);
-    return attempt();
-  }
 }

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppServices, Services } from '../services.js';
 import { Journal, appendHistory, type FinalPhase } from './journal.js';
 import { Heartbeat } from './heartbeat.js';
-import { acquireLock, releaseOwnLock, swapLockDetails } from './lock.js';
+import { acquireLock, releaseLockIf, swapLockDetails } from './lock.js';
 import type { Color, HistoryRecord, JournalEntry, LockDetails, OperationKind } from '../domain/index.js';
 import type { ProgressFn } from './types.js';
 
@@ -266,9 +266,8 @@ export async function runOperation<P extends string, R, S extends OperationServi
       journal.finish(phase, { outcome }).catch((e: Error) => errors.push(`journal: ${e.message}`)),
       appendHistory(pool, stateDir, rec).catch((e: Error) => errors.push(`history: ${e.message}`)),
     ]);
-    const released = await releaseOwnLock(pool, stateDir, heartbeat.ownTexts).catch((e: Error) => (errors.push(`lock: ${e.message}`), 'failed'));
-    if (released === 'not_ours') errors.push('lock: it was no longer ours at the release');
-    if (released === 'free') errors.push('lock: already gone at the release');
+    const released = await releaseLockIf(pool, stateDir, heartbeat.lockText).catch((e: Error) => (errors.push(`lock: ${e.message}`), true));
+    if (!released) errors.push('lock: it was no longer ours at the release');
     if (errors.length) log.error({ operationId: id, errors }, 'could not record the end of an operation');
     o.onPhase?.(phase);
     tellFinished(outcome, message, op.facts);
@@ -280,7 +279,7 @@ export async function runOperation<P extends string, R, S extends OperationServi
     if (!o.takeover) await op.phase('locked' as P);
   } catch (e) {
     await stopBeating();
-    await releaseOwnLock(pool, stateDir, heartbeat.ownTexts).catch(() => {});
+    await releaseLockIf(pool, stateDir, heartbeat.lockText).catch(() => {});
     tellFinished('failed', (e as Error).message ?? String(e));
     throw e;
   }
